@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mssgate.c - the administration command: `mssgate [-c FILE] [--json]
+ * NOUN VERB [ARGS]`. One table names every command with its usage; each
+ * group lives in its own cli_*.c file.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <sodium.h>
+
+#include "cli/cli.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "store/store.h"
+
+static const struct {
+	const char *noun;
+	int (*fn)(struct cli *, int, char **);
+	const char *usage;
+} commands[] = {
+	{ "user", cli_user,
+	  "user add ADDRESS [--alias ADDRESS]... [--password-stdin]\n"
+	  "  user passwd ADDRESS [--password-stdin]\n"
+	  "  user disable|enable|del ADDRESS\n"
+	  "  user list" },
+	{ "mailbox", cli_mailbox, "mailbox list USER" },
+	{ "message", cli_message,
+	  "message list USER MAILBOX\n"
+	  "  message show USER MAILBOX UID" },
+	{ "check-config", cli_check_config, "check-config" },
+	{ "config", cli_config_cmd, "config show [--changed]" },
+};
+
+static void
+help(FILE *out)
+{
+	fprintf(out, "usage: mssgate [-c FILE] [--json] COMMAND ...\n\n"
+	    "Options:\n"
+	    "  -c FILE   configuration file (default: the embedded "
+	    "development one)\n"
+	    "  --json    print lists as one JSON object per line\n\n"
+	    "Commands:\n  help\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %s\n", commands[i].usage);
+}
+
+void
+cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("mssgate: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+cli_exit_code(int err)
+{
+	switch (err) {
+	case 0: return 0;
+	case ERR_NOTFOUND: return EX_NOUSER;
+	case ERR_EXISTS: return EX_CANTCREAT;
+	case ERR_INVAL:
+	case ERR_PROTO: return EX_DATAERR;
+	case ERR_TEMP:
+	case ERR_STORE_FULL: return EX_TEMPFAIL;
+	case ERR_IO: return EX_IOERR;
+	case ERR_PERM: return EX_NOPERM;
+	default: return EX_SOFTWARE;
+	}
+}
+
+struct config *
+cli_config(struct cli *c)
+{
+	char err[CONFIG_ERR_MAX];
+	if (c->cfg != NULL)
+		return c->cfg;
+	if (config_load(c->config_path, &c->cfg, err) < 0) {
+		cli_error("%s", err);
+		return NULL;
+	}
+	return c->cfg;
+}
+
+struct store *
+cli_store(struct cli *c)
+{
+	const char *e;
+	struct config *cfg = cli_config(c);
+	if (cfg == NULL)
+		return NULL;
+	if (c->st != NULL)
+		return c->st;
+	struct store_opts so;
+	store_opts_from_config(cfg, &so);
+	if (store_open(&so, &c->st, &e) < 0) {
+		cli_error("%s", e);
+		return NULL;
+	}
+	return c->st;
+}
+
+void
+cli_json_line(json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (s != NULL) {
+		puts(s);
+		free(s);
+	}
+	json_decref(obj);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	int i = 1;
+
+	if (sodium_init() < 0) {
+		cli_error("libsodium failed to initialise");
+		return EX_SOFTWARE;
+	}
+	log_init(LOG_TARGET_STDERR, "mssgate", LOG_WARNING);
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			c.config_path = argv[++i];
+		} else if (strcmp(argv[i], "--json") == 0) {
+			c.json = true;
+		} else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			help(stdout);
+			return 0;
+		} else {
+			cli_error("unknown option %s", argv[i]);
+			help(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (i == argc) {
+		help(stderr);
+		return EX_USAGE;
+	}
+	if (strcmp(argv[i], "help") == 0) {
+		help(stdout);
+		return 0;
+	}
+	int rc = -1;
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+		if (strcmp(argv[i], commands[k].noun) == 0) {
+			rc = commands[k].fn(&c, argc - i - 1, argv + i + 1);
+			if (rc == EX_USAGE)
+				fprintf(stderr, "usage: mssgate %s\n",
+				    commands[k].usage);
+			break;
+		}
+	}
+	if (rc < 0) {
+		cli_error("unknown command '%s'", argv[i]);
+		help(stderr);
+		rc = EX_USAGE;
+	}
+	store_close(&c.st);
+	config_unref(&c.cfg);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cli_error("write error on standard output");
+		if (rc == 0)
+			rc = EX_IOERR;
+	}
+	return rc;
+}

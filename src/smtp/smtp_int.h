@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtp_int.h - the SMTP session as the module's files share it: state,
+ * transaction, AUTH exchange and I/O helpers. One session lives on one
+ * loop thread and is touched by no other.
+ */
+#ifndef MSS_SMTP_INT_H
+#define MSS_SMTP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "core/buf.h"
+#include "store/store.h"
+
+#include "smtp.h"
+#include "smtp_data.h"
+#include "smtp_parse.h"
+
+struct config;
+
+enum smtp_state {
+	SMTP_STATE_TLS_WAIT,	/* implicit TLS handshake before greeting */
+	SMTP_STATE_COMMAND,	/* reading command lines */
+	SMTP_STATE_AUTH,	/* reading a SASL response line */
+	SMTP_STATE_DATA,	/* reading the DATA stream */
+	SMTP_STATE_BDAT,	/* reading a BDAT chunk */
+	SMTP_STATE_WAIT,	/* an answer is pending (auth, commit, delay) */
+	SMTP_STATE_CLOSING,	/* flushing the last reply */
+};
+
+enum smtp_auth_step {
+	SMTP_AUTH_NONE,
+	SMTP_AUTH_PLAIN,	/* waiting for the PLAIN response */
+	SMTP_AUTH_LOGIN_USER,
+	SMTP_AUTH_LOGIN_PASS,
+};
+
+struct smtp_rcpt {
+	char addr[SMTP_PATH_MAX];
+	uint32_t account_id;
+};
+
+struct smtp_session {
+	char id[17];
+	struct loop *loop;
+	struct config *cfg;
+	struct bufferevent *bev;
+	enum smtp_listener_kind kind;
+	char peer[64];
+	enum smtp_state state;
+	struct smtp_session *prev, *next;	/* the loop's list */
+
+	bool is_tls;
+	bool has_helo;
+	bool is_ehlo;
+	bool has_auth;
+	bool freeing;
+	bool quit_after_txn;		/* shutdown: close once idle */
+	bool skip_line;			/* discarding an overlong line */
+	bool watch_underlying;		/* closing: waiting for TLS output */
+	unsigned n_errors;
+	unsigned pending;		/* callbacks that will come back */
+	struct event *delay_ev;
+
+	char helo[256];
+	char tls_info[160];
+	char tls_version[32];
+	char tls_cipher[64];
+	int tls_bits;
+
+	/* AUTH */
+	enum smtp_auth_step auth_step;
+	char auth_user[SMTP_PATH_MAX];
+	struct store_account acct;
+
+	/* transaction */
+	bool in_txn;
+	bool null_sender;
+	bool smtputf8;
+	bool body_8bit;
+	char mail_from[SMTP_PATH_MAX];
+	struct smtp_rcpt *rcpts;
+	size_t n_rcpt, cap_rcpt;
+	struct buf msg;
+	struct smtp_data data;
+	bool bdat_used;
+	bool bdat_last;
+	bool bdat_failed;		/* chunk read but message refused */
+	const char *bdat_fail_reply;
+	uint64_t bdat_left;
+	char qid[17];
+	struct timespec t_data;
+};
+
+/* smtp_session.c */
+void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* smtp_reply_error - like smtp_reply, and counts the error; past the
+ * hard limit the session is closed with 421. */
+void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void smtp_close(struct smtp_session *s);
+void smtp_resume(struct smtp_session *s);
+void smtp_txn_reset(struct smtp_session *s);
+void smtp_set_timeout(struct smtp_session *s, bool data);
+void smtp_starttls(struct smtp_session *s);
+/* smtp_pending_done - an async answer arrived; returns false when the
+ * session was freed meanwhile and must not be touched. */
+bool smtp_pending_done(struct smtp_session *s);
+/* smtp_delay - stop reading for sec seconds, then resume. */
+void smtp_delay(struct smtp_session *s, uint64_t sec);
+struct store *smtp_store(void);
+
+/* smtp_cmd.c */
+void smtp_command(struct smtp_session *s, const char *line, size_t len);
+void smtp_greeting(struct smtp_session *s);
+
+/* smtp_auth.c */
+void smtp_auth_start(struct smtp_session *s, struct strv args);
+void smtp_auth_line(struct smtp_session *s, const char *line, size_t len);
+
+/* smtp_deliver.c */
+void smtp_deliver(struct smtp_session *s);
+
+#endif

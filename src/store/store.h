@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.h - every durable state of the gateway, in one LMDB environment.
+ *
+ * Writes: ONE writer thread. Callers hand it operations (store_op_* below,
+ * each with its own argument struct); it drains every pending operation into
+ * one write transaction, runs each in a nested transaction so one failure
+ * does not spoil the others, commits once (one fsync) and only then reports
+ * each result: group commit. Nothing is acknowledged before its commit.
+ *
+ * Reads: any thread, through a short read transaction (store_read_begin /
+ * store_read_end) that must never be held across an event-loop turn.
+ *
+ * Message bodies are blobs stored once per message with a reference count,
+ * sealed with XChaCha20-Poly1305 under the key file given at open.
+ */
+#ifndef MSS_STORE_H
+#define MSS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct buf;
+struct loop;
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_ADDR_MAX 256		/* RFC 5321 path limit, with NUL */
+#define STORE_ACCOUNT_ADDRS 16
+#define STORE_PWHASH_MAX 128		/* crypto_pwhash_STRBYTES */
+#define STORE_MAILBOX_NAME_MAX 512
+#define STORE_KEY_BYTES 32
+
+struct store;
+struct store_wtxn;	/* a write transaction, on the writer thread only */
+struct store_rtxn;	/* a read transaction, on the calling thread only */
+
+struct store_opts {
+	const char *dir;		/* LMDB environment directory */
+	const char *key_file;		/* at-rest key; created if missing */
+	uint64_t map_size;
+	unsigned max_dbs;
+	unsigned max_readers;
+	unsigned batch_max;		/* operations per group commit */
+};
+
+struct config;
+/* store_opts_from_config - the store_* settings of a configuration. */
+void store_opts_from_config(const struct config *cfg, struct store_opts *o);
+
+/*
+ * store_open - open (creating if needed) the environment, check its schema
+ * version and its key. On failure *error_r holds a sentence naming the file
+ * and the cause (static or thread-local storage, valid until the next call).
+ */
+int store_open(const struct store_opts *o, struct store **st_r,
+	       const char **error_r);
+/* store_writer_start - start the writer thread (daemon). Without it,
+ * store_exec runs operations on the calling thread (CLI, tests). */
+int store_writer_start(struct store *st);
+/* store_close - drain and stop the writer, close the environment. */
+void store_close(struct store **st);
+
+/* Operations run on the writer thread inside a (nested) transaction.
+ * They return 0 or a negative ERR_*; on failure their writes are undone. */
+typedef int store_op_fn(struct store_wtxn *w, void *arg);
+/* Completion, on the reply loop, after the commit (or its failure). */
+typedef void store_done_fn(int result, void *arg);
+
+/*
+ * store_submit - queue op(arg) for the next group commit; done(result, arg)
+ * runs on reply once the transaction committed (result is the op's, or the
+ * commit's error). Returns 0, ERR_SHUTDOWN or ERR_NOMEM (done not called).
+ */
+int store_submit(struct store *st, store_op_fn *op, void *arg,
+		 store_done_fn *done, struct loop *reply);
+/* store_exec - run op(arg) and wait for its commit; returns its result. */
+int store_exec(struct store *st, store_op_fn *op, void *arg);
+
+/* Statistics of the writer, for tests and metrics. */
+struct store_stats {
+	uint64_t commits;
+	uint64_t ops;
+	uint64_t max_batch;
+};
+void store_get_stats(struct store *st, struct store_stats *s);
+
+/* ---- reads ---- */
+
+int store_read_begin(struct store *st, struct store_rtxn **r_r);
+void store_read_end(struct store_rtxn **r);
+
+/* ---- blobs ---- */
+
+/* store_blob_seal - encrypt plain[len] into out (a blob value); any thread. */
+int store_blob_seal(struct store *st, const void *plain, size_t len,
+		    struct buf *out);
+/* store_blob_read - decrypt blob id into out (appended). ERR_CORRUPT when
+ * the tag does not verify. */
+int store_blob_read(struct store_rtxn *r, uint64_t blob_id, struct buf *out);
+/* store_blob_refs - current reference count (0 if absent). */
+int store_blob_refs(struct store_rtxn *r, uint64_t blob_id, uint32_t *refs);
+
+/* ---- accounts ---- */
+
+enum store_account_state {
+	STORE_ACCOUNT_ACTIVE = 0,
+	STORE_ACCOUNT_DISABLED = 1,
+};
+
+struct store_account {
+	uint32_t id;
+	uint8_t state;
+	uint64_t created;
+	char login[STORE_ADDR_MAX];
+	char pwhash[STORE_PWHASH_MAX];
+	size_t n_addr;
+	char addr[STORE_ACCOUNT_ADDRS][STORE_ADDR_MAX];
+};
+
+/* store_account_find - by any of its addresses (case-insensitive).
+ * Returns 1 found, 0 not found, negative on error. */
+int store_account_find(struct store_rtxn *r, const char *address,
+		       struct store_account *a);
+int store_account_get(struct store_rtxn *r, uint32_t id,
+		      struct store_account *a);
+/* store_account_iter - cb for each account in id order; a non-zero return
+ * from cb stops the walk and is returned. */
+int store_account_iter(struct store_rtxn *r,
+		       int (*cb)(const struct store_account *, void *),
+		       void *arg);
+
+/* op arg for store_op_account_create: the account with its login, hash and
+ * addresses (login is added to the addresses if missing); id_r set. New
+ * accounts get INBOX, Sent, Drafts, Trash and Junk. */
+struct store_account_create {
+	const struct store_account *acct;
+	uint32_t id_r;
+};
+int store_op_account_create(struct store_wtxn *w, void *arg);
+
+/* op arg for password, state and delete, found by login or address. */
+struct store_account_change {
+	const char *login;
+	const char *pwhash;		/* set_password */
+	uint8_t state;			/* set_state */
+};
+int store_op_account_set_password(struct store_wtxn *w, void *arg);
+int store_op_account_set_state(struct store_wtxn *w, void *arg);
+/* delete removes the account, its addresses, mailboxes and messages. */
+int store_op_account_delete(struct store_wtxn *w, void *arg);
+
+/* ---- mailboxes and messages ---- */
+
+enum store_special_use {
+	STORE_SPECIAL_NONE = 0,
+	STORE_SPECIAL_SENT,
+	STORE_SPECIAL_DRAFTS,
+	STORE_SPECIAL_TRASH,
+	STORE_SPECIAL_JUNK,
+	STORE_SPECIAL_ARCHIVE,
+};
+const char *store_special_use_name(uint8_t special);	/* "\\Sent" or "" */
+
+struct store_mailbox {
+	uint32_t id;
+	uint32_t account_id;
+	char name[STORE_MAILBOX_NAME_MAX];
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	uint8_t special_use;
+	uint8_t subscribed;
+	uint32_t n_messages;
+	uint32_t n_unseen;
+	uint64_t total_size;
+};
+
+/* Message flags persisted per message. \Recent is per session. */
+#define STORE_FLAG_SEEN 0x01
+#define STORE_FLAG_ANSWERED 0x02
+#define STORE_FLAG_FLAGGED 0x04
+#define STORE_FLAG_DELETED 0x08
+#define STORE_FLAG_DRAFT 0x10
+
+struct store_msg {
+	uint32_t mailbox_id;
+	uint32_t uid;
+	uint64_t blob_id;
+	uint64_t size;
+	int64_t internaldate;
+	uint64_t modseq;
+	uint32_t flags;
+};
+
+int store_mailbox_get(struct store_rtxn *r, uint32_t account_id,
+		      const char *name, struct store_mailbox *m);
+int store_mailbox_iter(struct store_rtxn *r, uint32_t account_id,
+		       int (*cb)(const struct store_mailbox *, void *),
+		       void *arg);
+int store_msg_get(struct store_rtxn *r, uint32_t mailbox_id, uint32_t uid,
+		  struct store_msg *m);
+int store_msg_iter(struct store_rtxn *r, uint32_t mailbox_id,
+		   int (*cb)(const struct store_msg *, void *), void *arg);
+
+/*
+ * op arg for store_op_deliver: one sealed blob (from store_blob_seal) into
+ * the INBOX of each account. uids_r[i] and mailbox_ids_r[i] receive where
+ * recipient i landed. An account that no longer exists fails the whole
+ * delivery with ERR_NOTFOUND (the client is told to retry).
+ */
+struct store_delivery {
+	const void *sealed;
+	size_t sealed_len;
+	uint64_t size;
+	int64_t internaldate;
+	size_t n_rcpt;
+	const uint32_t *account_ids;
+	uint32_t *uids_r;
+	uint32_t *mailbox_ids_r;
+	uint64_t blob_id_r;
+};
+int store_op_deliver(struct store_wtxn *w, void *arg);
+
+#endif

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_int.h - what the store's files share and nobody else sees: the
+ * environment handle, the named databases, the key codecs and the value
+ * codec (values start with a version byte; integers are big-endian).
+ */
+#ifndef MSS_STORE_INT_H
+#define MSS_STORE_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "store.h"
+
+enum store_db {
+	DB_META,	/* name -> value: schema version, id counters, key check */
+	DB_BLOB,	/* u64 blob id -> sealed body */
+	DB_BLOBREF,	/* u64 blob id -> v1 refcount u32, size u64 */
+	DB_ACCOUNT,	/* u32 account id -> account record */
+	DB_ADDRESS,	/* lower-case address -> u32 account id */
+	DB_MAILBOX,	/* u32 account id + name -> mailbox record */
+	DB_MAILBOX_ID,	/* u32 mailbox id -> u32 account id + name */
+	DB_MSG,		/* u32 mailbox id + u32 uid -> message record */
+	DB_COUNT
+};
+
+struct store_req;
+
+struct store {
+	MDB_env *env;
+	/* Reset read transactions kept for reuse (renew is cheaper than
+	 * begin: the reader slot is kept). */
+	pthread_mutex_t rmtx;
+	struct store_rtxn *rfree;
+	unsigned n_rfree;
+	MDB_dbi dbi[DB_COUNT];
+	unsigned char *key;		/* sodium_malloc'd, read-only */
+	unsigned batch_max;
+	char dir[4096];
+
+	pthread_t writer;
+	int writer_running;
+	pthread_mutex_t mtx;
+	pthread_cond_t cond;
+	struct store_req *head, *tail;
+	int stopping;
+	struct store_stats stats;
+};
+
+struct store_wtxn {
+	struct store *st;
+	MDB_txn *txn;
+};
+
+struct store_rtxn {
+	struct store *st;
+	MDB_txn *txn;
+	struct store_rtxn *next;	/* in st->rfree while unused */
+};
+
+/* store_writer_stop - drain the queue, stop and join the writer. */
+void store_writer_stop(struct store *st);
+
+/* store_err - map an LMDB code to ERR_*. */
+int store_err(int rc);
+
+/* Big-endian helpers. */
+static inline void
+be32_put(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static inline uint32_t
+be32_get(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void
+be64_put(unsigned char *p, uint64_t v)
+{
+	be32_put(p, (uint32_t)(v >> 32));
+	be32_put(p + 4, (uint32_t)v);
+}
+
+static inline uint64_t
+be64_get(const unsigned char *p)
+{
+	return (uint64_t)be32_get(p) << 32 | be32_get(p + 4);
+}
+
+/* Value encoder: appends to a caller-owned fixed buffer; sticky error. */
+struct enc {
+	unsigned char *p;
+	size_t len, cap;
+	int err;
+};
+
+void enc_init(struct enc *e, unsigned char *p, size_t cap);
+void enc_u8(struct enc *e, uint8_t v);
+void enc_u32(struct enc *e, uint32_t v);
+void enc_u64(struct enc *e, uint64_t v);
+void enc_str(struct enc *e, const char *s);	/* u16 length + bytes */
+
+/* Value decoder over an MDB_val; sticky error, ERR_CORRUPT on overrun. */
+struct dec {
+	const unsigned char *p;
+	size_t len, off;
+	int err;
+};
+
+void dec_init(struct dec *d, const MDB_val *v);
+uint8_t dec_u8(struct dec *d);
+uint32_t dec_u32(struct dec *d);
+uint64_t dec_u64(struct dec *d);
+void dec_str(struct dec *d, char *out, size_t size);
+
+/* Meta counters: next value of a named u64 counter (starts at start). */
+int store_meta_next(struct store_wtxn *w, const char *name, uint64_t start,
+		    uint64_t *v);
+
+/* Record codecs shared by several files. */
+int store_mailbox_decode(const MDB_val *k, const MDB_val *v,
+			 struct store_mailbox *m);
+int store_mailbox_put(struct store_wtxn *w, const struct store_mailbox *m);
+int store_mailbox_create(struct store_wtxn *w, uint32_t account_id,
+			 const char *name, uint8_t special,
+			 struct store_mailbox *m);
+/* store_mailbox_purge - delete a mailbox and release its messages' blobs. */
+int store_mailbox_purge(struct store_wtxn *w, const struct store_mailbox *m);
+
+/* Blob references inside a write transaction. */
+int store_blob_put(struct store_wtxn *w, const void *sealed, size_t len,
+		   uint64_t size, uint32_t refs, uint64_t *id_r);
+int store_blob_unref(struct store_wtxn *w, uint64_t blob_id);
+
+#endif
