@@ -261,6 +261,24 @@ drop_privileges(const struct config *cfg)
 	return 0;
 }
 
+/* write_pid_file - for service managers and scripts that stop us. */
+static int
+write_pid_file(const struct config *cfg)
+{
+	if (cfg->pid_file[0] == '\0')
+		return 0;
+	FILE *f = fopen(cfg->pid_file, "w");
+	int ok = f != NULL && fprintf(f, "%ld\n", (long)getpid()) > 0;
+	if (f != NULL && fclose(f) != 0)
+		ok = 0;
+	if (!ok) {
+		fprintf(stderr, "mssgated: cannot write pid_file %s: %s\n",
+		    cfg->pid_file, strerror(errno));
+		return ERR_IO;
+	}
+	return 0;
+}
+
 static void
 banner(const struct config *cfg)
 {
@@ -371,6 +389,8 @@ main(int argc, char **argv)
 		log_init(LOG_TARGET_SYSLOG, "mssgated",
 		    log_level_parse(cfg->log_level));
 	}
+	if (write_pid_file(cfg) < 0)
+		return EX_CANTCREAT;
 	if (drop_privileges(cfg) < 0)
 		return EX_NOPERM;
 
@@ -470,6 +490,11 @@ main(int argc, char **argv)
 	log_info("- daemon stopped commits=%llu ops=%llu max_batch=%llu",
 	    (unsigned long long)stats.commits, (unsigned long long)stats.ops,
 	    (unsigned long long)stats.max_batch);
+	cfg = config_current();
+	if (cfg != NULL && cfg->pid_file[0] != '\0' &&
+	    unlink(cfg->pid_file) != 0 && errno != ENOENT)
+		log_warn("- daemon cannot remove pid_file %s", cfg->pid_file);
+	config_unref(&cfg);
 	pki_tls_server_set(NULL);
 	config_set_current(NULL);
 	return 0;

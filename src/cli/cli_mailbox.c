@@ -10,6 +10,8 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -213,11 +215,102 @@ message_show(struct cli *c, int argc, char **argv)
 	return cli_exit_code(r);
 }
 
+struct export_ctx {
+	struct cli *c;
+	struct store_rtxn *rt;
+	struct buf b;
+	int err;
+};
+
+/* mboxrd_write - one message in mboxrd form (Unix line endings, lines
+ * matching ">*From " get one more '>'), then the empty separator line. */
+static int
+mboxrd_write(const char *p, size_t len, FILE *out)
+{
+	size_t i = 0;
+	while (i < len) {
+		const char *nl = memchr(p + i, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - (p + i)) : len - i;
+		size_t body = n > 0 && p[i + n - 1] == '\r' ? n - 1 : n;
+		size_t k = i;
+		while (k < i + body && p[k] == '>')
+			k++;
+		if (i + body - k >= 5 && memcmp(p + k, "From ", 5) == 0 &&
+		    fputc('>', out) == EOF)
+			return ERR_IO;
+		if (fwrite(p + i, 1, body, out) != body ||
+		    fputc('\n', out) == EOF)
+			return ERR_IO;
+		i += n + (nl ? 1 : 0);
+	}
+	return fputc('\n', out) == EOF ? ERR_IO : 0;
+}
+
+static int
+export_cb(const struct store_msg *m, void *arg)
+{
+	struct export_ctx *x = arg;
+	buf_reset(&x->b);
+	int r = store_blob_read(x->rt, m->blob_id, &x->b);
+	if (r < 0) {
+		cli_error("UID %u: %s", m->uid, r == ERR_CORRUPT ?
+		    "stored message fails its integrity check" : err_str(r));
+		x->err = r;
+		return 0;	/* report every bad message, then fail */
+	}
+	if (x->c->json) {
+		size_t n = sodium_base64_encoded_len(buf_len(&x->b),
+		    sodium_base64_VARIANT_ORIGINAL);
+		char *b64 = malloc(n);
+		if (b64 == NULL)
+			return ERR_NOMEM;
+		sodium_bin2base64(b64, n, (const unsigned char *)buf_data(&x->b),
+		    buf_len(&x->b), sodium_base64_VARIANT_ORIGINAL);
+		cli_json_line(json_pack("{s:I, s:I, s:I, s:s}", "uid",
+		    (json_int_t)m->uid, "size", (json_int_t)m->size,
+		    "internaldate", (json_int_t)m->internaldate, "data_b64",
+		    b64));
+		free(b64);
+		return 0;
+	}
+	char date[64];
+	time_t t = (time_t)m->internaldate;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
+	if (printf("From MAILER-DAEMON %s\n", date) < 0)
+		return ERR_IO;
+	return mboxrd_write(buf_data(&x->b), buf_len(&x->b), stdout);
+}
+
+static int
+message_export(struct cli *c, int argc, char **argv)
+{
+	struct export_ctx x = { c, NULL, { 0 }, 0 };
+	struct store_mailbox mb;
+	if (argc != 2)
+		return EX_USAGE;
+	int rc = open_mailbox(c, argv[0], argv[1], &x.rt, &mb);
+	if (rc != 0)
+		return rc;
+	buf_init(&x.b, SIZE_MAX / 2);
+	int r = store_msg_iter(x.rt, mb.id, export_cb, &x);
+	store_read_end(&x.rt);
+	buf_wipe(&x.b);
+	if (r == 0)
+		r = x.err;
+	if (r < 0 && x.err == 0)
+		cli_error("%s", err_str(r));
+	return cli_exit_code(r);
+}
+
 int
 cli_message(struct cli *c, int argc, char **argv)
 {
 	if (argc >= 1 && strcmp(argv[0], "list") == 0)
 		return message_list(c, argc - 1, argv + 1);
+	if (argc >= 1 && strcmp(argv[0], "export") == 0)
+		return message_export(c, argc - 1, argv + 1);
 	if (argc >= 1 && strcmp(argv[0], "show") == 0)
 		return message_show(c, argc - 1, argv + 1);
 	return EX_USAGE;

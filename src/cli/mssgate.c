@@ -33,6 +33,7 @@ static const struct {
 	{ "mailbox", cli_mailbox, "mailbox list USER" },
 	{ "message", cli_message,
 	  "message list USER MAILBOX\n"
+	  "  message export USER MAILBOX   (mboxrd; --json: base64 per line)\n"
 	  "  message show USER MAILBOX UID" },
 	{ "check-config", cli_check_config, "check-config" },
 	{ "config", cli_config_cmd, "config show [--changed]" },

@@ -46,6 +46,7 @@ static const struct cfg_key cfg_keys[] = {
 	K(data_dir, CT_STR, "queue", 1, 4096),
 	K(certs_dir, CT_STR, "certs", 1, 4096),
 	K(run_as_user, CT_STR, "", 0, 64),
+	K(pid_file, CT_STR, "", 0, 4096),
 	K(log_level, CT_LEVEL, "info", 0, 0),
 	K(network_threads, CT_UINT, "0", 0, 64),
 	K(shutdown_grace, CT_SECONDS, "30s", 0, 3600),

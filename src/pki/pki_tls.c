@@ -6,6 +6,7 @@
  */
 #include "pki.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,13 +18,20 @@
 #include "core/config.h"
 #include "core/err.h"
 
+/* ssl_err - what failed, with OpenSSL's root cause: the first error it
+ * queued (later ones only say which layer gave up). */
 static void
 ssl_err(char *err, size_t errlen, const char *what, const char *file)
 {
-	unsigned long e = ERR_peek_last_error();
+	unsigned long e = ERR_peek_error();
 	char detail[256] = "";
-	if (e != 0)
-		ERR_error_string_n(e, detail, sizeof(detail));
+	if (e != 0) {
+		const char *reason = ERR_reason_error_string(e);
+		if (reason != NULL)
+			snprintf(detail, sizeof(detail), "%s", reason);
+		else
+			ERR_error_string_n(e, detail, sizeof(detail));
+	}
 	ERR_clear_error();
 	snprintf(err, errlen, "%s%s%s%s%s", file ? file : "", file ? ": " : "",
 	    what, detail[0] ? ": " : "", detail);
@@ -46,6 +54,20 @@ cert_check_dates(SSL_CTX *ctx, const char *file, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: certificate is not yet valid", file);
 		return ERR_INVAL;
 	}
+	return 0;
+}
+
+/* readable - a file we can open, or the system's reason why not. */
+static int
+readable(const char *path, const char *what, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: cannot read the %s: %s", path, what,
+		    strerror(errno));
+		return ERR_IO;
+	}
+	fclose(f);
 	return 0;
 }
 
@@ -88,6 +110,11 @@ pki_tls_server_new(const struct config *cfg, SSL_CTX **ctx_r, char *err,
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 
+	if (readable(cfg->tls_cert_file, "certificate", err, errlen) < 0 ||
+	    readable(cfg->tls_key_file, "private key", err, errlen) < 0 ||
+	    (cfg->tls_chain_file[0] != '\0' && readable(cfg->tls_chain_file,
+	    "chain file", err, errlen) < 0))
+		goto fail;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert_file) != 1) {
 		ssl_err(err, errlen, "cannot load the certificate",
 		    cfg->tls_cert_file);

@@ -66,6 +66,7 @@ struct smtp_session {
 	unsigned n_errors;
 	unsigned pending;		/* callbacks that will come back */
 	struct event *delay_ev;
+	struct event *close_ev;		/* deadline for a closing session */
 
 	char helo[256];
 	char tls_info[160];

@@ -95,6 +95,8 @@ smtp_free(struct smtp_session *s)
 		bufferevent_free(s->bev);
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
+	if (s->close_ev != NULL)
+		event_free(s->close_ev);
 	buf_free(&s->msg);
 	free(s->rcpts);
 	sodium_memzero(s->auth_user, sizeof(s->auth_user));
@@ -133,6 +135,8 @@ smtp_release(struct smtp_session *s)
 	}
 	if (s->delay_ev != NULL)
 		event_del(s->delay_ev);
+	if (s->close_ev != NULL)
+		event_del(s->close_ev);
 	if (s->pending == 0 && loop_post(s->loop, smtp_free_cb, s) < 0)
 		log_warnx("%s smtp free deferred: out of memory", s->id);
 }
@@ -315,6 +319,25 @@ smtp_resume(struct smtp_session *s)
 	smtp_set_timeout(s, false);
 	bufferevent_enable(s->bev, EV_READ);
 	smtp_process(s);
+}
+
+static void
+close_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	smtp_release(arg);
+}
+
+/* close_deadline - release the session after sec seconds whatever is
+ * still unsent: a closing peer that does not read cannot hold us. */
+static void
+close_deadline(struct smtp_session *s, time_t sec)
+{
+	struct timeval tv = { sec, 0 };
+	if (s->close_ev == NULL)
+		s->close_ev = evtimer_new(loop_base(s->loop), close_deadline_cb,
+		    s);
+	if (s->close_ev != NULL)
+		evtimer_add(s->close_ev, &tv);
 }
 
 static void
@@ -523,20 +546,39 @@ smtp_event_cb(struct bufferevent *bev, short what, void *arg)
 		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		    s->cfg->hostname);
 		smtp_close(s);
-		/* A peer that does not read would keep us waiting forever. */
-		struct timeval tv = { 10, 0 };
-		bufferevent_set_timeouts(bev, NULL, &tv);
+		close_deadline(s, 10);
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
 		unsigned long e;
 		char detail[256] = "";
-		while ((e = bufferevent_get_openssl_error(bev)) != 0)
-			ERR_error_string_n(e, detail, sizeof(detail));
+		/* libevent queues the SSL_get_error() category first; the
+		 * OpenSSL reason (no shared cipher, unsupported protocol)
+		 * is the most useful one to keep. */
+		while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+			if (ERR_GET_LIB(e) == 0 && detail[0] != '\0')
+				continue;
+			const char *reason = ERR_reason_error_string(e);
+			if (reason != NULL)
+				snprintf(detail, sizeof(detail), "%s", reason);
+			else if (detail[0] == '\0')
+				ERR_error_string_n(e, detail, sizeof(detail));
+		}
 		struct logline ll;
 		logl_begin(&ll, s->id, "smtp", "error");
 		logl_str(&ll, "reason", detail[0] ? detail : "connection error");
 		logl_emit(&ll, LOG_INFO);
+	}
+	/* A refused STARTTLS handshake leaves its alert in the socket
+	 * bufferevent under the TLS filter: send it before closing. */
+	struct bufferevent *u = bufferevent_get_underlying(bev);
+	if (u != NULL && !s->freeing &&
+	    evbuffer_get_length(bufferevent_get_output(u)) > 0) {
+		s->state = SMTP_STATE_CLOSING;
+		bufferevent_enable(u, EV_WRITE);
+		close_when_flushed(s);
+		close_deadline(s, 5);
+		return;
 	}
 	smtp_release(s);
 }

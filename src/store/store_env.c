@@ -308,8 +308,9 @@ key_check_value(const unsigned char *key, unsigned char out[32])
 
 /* store_setup - databases, schema version and key check in one txn. */
 static int
-store_setup(struct store *st, const char *key_file)
+store_setup(struct store *st, void *arg)
 {
+	const char *key_file = arg;
 	MDB_txn *txn;
 	MDB_val k, v;
 	unsigned char kc[32], vb[4];
@@ -442,6 +443,9 @@ store_open(const struct store_opts *o, struct store **st_r,
 		r = ERR_IO;
 		goto fail;
 	}
+	if ((r = store_file_precheck(o->dir, store_errbuf,
+	    sizeof(store_errbuf))) < 0)
+		goto fail;
 	if ((rc = mdb_env_create(&st->env)) != 0 ||
 	    (rc = mdb_env_set_mapsize(st->env, o->map_size)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(st->env, o->max_dbs)) != 0 ||
@@ -465,8 +469,14 @@ store_open(const struct store_opts *o, struct store **st_r,
 	int dead = 0;
 	if (mdb_reader_check(st->env, &dead) == 0 && dead > 0)
 		log_info("- store readers cleared=%d", dead);
-	if ((r = store_setup(st, o->key_file)) < 0)
+	char cerr[sizeof(store_errbuf)];
+	cerr[0] = '\0';
+	if ((r = store_file_check(st, store_setup, (void *)o->key_file, cerr,
+	    sizeof(cerr))) < 0) {
+		if (cerr[0] != '\0')
+			seterr("%s", cerr);
 		goto fail;
+	}
 	sodium_mprotect_readonly(st->key);
 	*st_r = st;
 	return 0;

@@ -64,6 +64,13 @@ struct store_rtxn {
 /* store_writer_stop - drain the queue, stop and join the writer. */
 void store_writer_stop(struct store *st);
 
+/* store_check.c: refuse an empty or truncated data file before LMDB maps
+ * it, then run setup(st, arg) and a walk of every database with memory
+ * faults turned into ERR_CORRUPT. err receives the sentence. */
+int store_file_precheck(const char *dir, char *err, size_t errlen);
+int store_file_check(struct store *st, int (*setup)(struct store *, void *),
+		     void *arg, char *err, size_t errlen);
+
 /* store_err - map an LMDB code to ERR_*. */
 int store_err(int rc);
 
