@@ -230,8 +230,11 @@ drop_privileges(const struct config *cfg)
 		return ERR_PERM;
 	}
 	/* The service user must own what it writes and the keys it reads. */
+	/* certs_dir is ours only when we generated it (development CA);
+	 * a production certificate folder keeps its administrator's rights. */
 	const char *own[] = { cfg->data_dir, cfg->store_key_file,
-		cfg->tls_key_file, cfg->tls_cert_file };
+		cfg->tls_key_file, cfg->tls_cert_file,
+		cfg->tls_dev_ca ? cfg->certs_dir : cfg->data_dir };
 	char p[4096];
 	static const char *const files[] = { "data.mdb", "lock.mdb",
 		"demo-accounts.txt" };
@@ -314,6 +317,21 @@ banner_example(const struct config *cfg)
 	fflush(stdout);
 }
 
+/* early_exit - leave before the loops run, releasing what start-up took
+ * (so sanitizer builds report real leaks only). */
+static int
+early_exit(struct config **cfg, int code)
+{
+	for (unsigned k = 0; k < d.n_socks; k++)
+		close(d.socks[k].fd);
+	d.n_socks = 0;
+	store_close(&d.store);
+	config_unref(cfg);
+	pki_tls_server_set(NULL);
+	config_set_current(NULL);
+	return code;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -354,12 +372,12 @@ main(int argc, char **argv)
 
 	if (cfg->tls_dev_ca && pki_devca_ensure(cfg, terr, sizeof(terr)) < 0) {
 		fprintf(stderr, "mssgated: development CA: %s\n", terr);
-		return EX_CONFIG;
+		return early_exit(&cfg, EX_CONFIG);
 	}
 	SSL_CTX *ctx = NULL;
 	if (pki_tls_server_new(cfg, &ctx, terr, sizeof(terr)) < 0) {
 		fprintf(stderr, "mssgated: TLS: %s\n", terr);
-		return EX_CONFIG;
+		return early_exit(&cfg, EX_CONFIG);
 	}
 	pki_tls_server_set(ctx);
 	SSL_CTX_free(ctx);
@@ -368,40 +386,41 @@ main(int argc, char **argv)
 	if (test) {
 		const char *e;
 		struct store_opts so;
-	store_opts_from_config(cfg, &so);
+		store_opts_from_config(cfg, &so);
 		if (store_open(&so, &d.store, &e) < 0) {
 			fprintf(stderr, "mssgated: %s\n", e);
-			return 1;
+			return early_exit(&cfg, 1);
 		}
-		store_close(&d.store);
 		printf("mssgated: configuration %s is valid\n", cfg->source);
-		return 0;
+		return early_exit(&cfg, 0);
 	}
 
 	if (bind_all(cfg) < 0)
-		return 1;
+		return early_exit(&cfg, 1);
 	if (daemonize) {
 		if (daemon(1, 0) != 0) {
 			fprintf(stderr, "mssgated: daemon: %s\n",
 			    strerror(errno));
-			return 1;
+			return early_exit(&cfg, 1);
 		}
 		log_init(LOG_TARGET_SYSLOG, "mssgated",
 		    log_level_parse(cfg->log_level));
 	}
 	if (write_pid_file(cfg) < 0)
-		return EX_CANTCREAT;
-	if (drop_privileges(cfg) < 0)
-		return EX_NOPERM;
+		return early_exit(&cfg, EX_CANTCREAT);
 
+	/* Open the store (creating it and its key) before dropping
+	 * privileges, then hand its files to the service user. */
 	const char *e;
 	struct store_opts so;
 	store_opts_from_config(cfg, &so);
 	if (store_open(&so, &d.store, &e) < 0) {
 		fprintf(stderr, "mssgated: %s\n", e);
 		log_warnx("- daemon store error=\"%s\"", e);
-		return 1;
+		return early_exit(&cfg, 1);
 	}
+	if (drop_privileges(cfg) < 0)
+		return early_exit(&cfg, EX_NOPERM);
 	if (loop_global_init() < 0)
 		fatalx("cannot enable libevent threading");
 	if (store_writer_start(d.store) < 0)

@@ -18,7 +18,6 @@
 int
 cli_check_config(struct cli *c, int argc, char **argv)
 {
-	char err[PKI_ERR_MAX];
 	struct stat sb;
 	if (argc != 0)
 		return EX_USAGE;
@@ -30,6 +29,7 @@ cli_check_config(struct cli *c, int argc, char **argv)
 	    stat(cfg->tls_key_file, &sb) != 0;
 	if (!dev_pending) {
 		SSL_CTX *ctx = NULL;
+		char err[PKI_ERR_MAX];
 		if (pki_tls_server_new(cfg, &ctx, err, sizeof(err)) < 0) {
 			cli_error("TLS: %s", err);
 			return EX_CONFIG;

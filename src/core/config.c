@@ -55,7 +55,6 @@ static const struct cfg_key cfg_keys[] = {
 	K(tls_cert_file, CT_STR, "certs/server.crt", 1, 4096),
 	K(tls_key_file, CT_STR, "certs/server.key", 1, 4096),
 	K(tls_chain_file, CT_STR, "", 0, 4096),
-	K(tls_ca_file, CT_STR, "certs/ca.crt", 0, 4096),
 	K(tls_dev_ca, CT_BOOL, "yes", 0, 0),
 	K(tls_min_version, CT_TLSVER, "TLSv1.2", 0, 0),
 	K(tls12_ciphers, CT_STR,
@@ -93,6 +92,7 @@ static const struct cfg_key cfg_keys[] = {
 };
 
 #define N_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+#define CONFIG_LINE_MAX 8191
 
 size_t
 config_key_count(void)
@@ -289,6 +289,10 @@ config_free(struct config *cfg)
 	free(cfg);
 }
 
+static void set_err(char *err, const char *file, unsigned line,
+		    const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
 static void
 set_err(char *err, const char *file, unsigned line, const char *key,
 	const char *fmt, ...)
@@ -326,9 +330,16 @@ config_verify(struct config *cfg, unsigned *lines, char *err)
 	const char *file = cfg->source;
 #define LINE_OF(key) (lines[key_find(#key) - cfg_keys])
 	if (cfg->smtp_soft_error_limit > cfg->smtp_hard_error_limit) {
-		set_err(err, file, LINE_OF(smtp_soft_error_limit),
-		    "smtp_soft_error_limit",
-		    "must not exceed smtp_hard_error_limit (%llu)",
+		/* Blame the line the file has: either key may be the one
+		 * that was changed. */
+		unsigned ls = LINE_OF(smtp_soft_error_limit);
+		unsigned lh = LINE_OF(smtp_hard_error_limit);
+		bool soft = ls > 0 || lh == 0;
+		set_err(err, file, soft ? ls : lh, soft ?
+		    "smtp_soft_error_limit" : "smtp_hard_error_limit",
+		    "smtp_soft_error_limit (%llu) must not exceed "
+		    "smtp_hard_error_limit (%llu)",
+		    (unsigned long long)cfg->smtp_soft_error_limit,
 		    (unsigned long long)cfg->smtp_hard_error_limit);
 		return ERR_INVAL;
 	}
@@ -394,12 +405,16 @@ config_load(const char *path, struct config **cfg_r, char *err)
 		config_free(cfg);
 		return ERR_IO;
 	}
-	char line[8192];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
 	unsigned lineno = 0;
-	while (fgets(line, sizeof(line), f) != NULL) {
+	/* getline, not fgets: the length it returns counts NUL bytes, which
+	 * must be refused rather than silently end the value. */
+	while ((got = getline(&line, &cap, f)) >= 0) {
+		size_t n = (size_t)got;
 		lineno++;
-		size_t n = strlen(line);
-		if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
+		if (n > CONFIG_LINE_MAX) {
 			set_err(err, path, lineno, NULL, "line too long");
 			r = ERR_LIMIT;
 			break;
@@ -442,6 +457,7 @@ config_load(const char *path, struct config **cfg_r, char *err)
 			break;
 		}
 	}
+	free(line);
 	if (r == 0 && ferror(f)) {
 		set_err(err, path, 0, NULL, "read error: %s", strerror(errno));
 		r = ERR_IO;
@@ -528,9 +544,10 @@ config_dump(const struct config *cfg, FILE *out, bool changed_only)
 	if (changed_only && config_load(NULL, &defaults, err) < 0)
 		changed_only = false;
 	for (size_t i = 0; i < N_KEYS; i++) {
-		char v[2048], d[2048];
+		char v[2048];
 		value_str(cfg, &cfg_keys[i], v, sizeof(v));
 		if (changed_only) {
+			char d[2048];
 			value_str(defaults, &cfg_keys[i], d, sizeof(d));
 			if (strcmp(v, d) == 0)
 				continue;

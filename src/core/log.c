@@ -92,6 +92,9 @@ log_write(int level, const char *line, size_t len)
 	(void)w;
 }
 
+static void log_vlog(int level, int with_errno, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 static void
 log_vlog(int level, int with_errno, const char *fmt, va_list ap)
 {

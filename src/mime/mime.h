@@ -2,7 +2,7 @@
 /*
  * mime.h - RFC 5322 header helpers over a message in memory: where the
  * header section ends, walking its fields (folded values kept as they are)
- * and extracting the addr-specs of a mailbox list (libetpan's parser).
+ * and extracting the addr-specs of a mailbox list (strict RFC 5322 3.4).
  * Nothing is copied except the extracted addresses.
  */
 #ifndef MSS_MIME_H

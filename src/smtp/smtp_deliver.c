@@ -205,7 +205,7 @@ static int
 trace_headers(struct smtp_session *s, struct buf *b, bool no_from,
 	      bool no_date, bool no_msgid)
 {
-	char date[64], rnd[17];
+	char date[64];
 	time_t now = time(NULL);
 	int r = 0;
 
@@ -227,6 +227,7 @@ trace_headers(struct smtp_session *s, struct buf *b, bool no_from,
 	if (no_date)
 		r |= buf_addf(b, "Date: %s\r\n", date);
 	if (no_msgid) {
+		char rnd[17];
 		str_rand_hex(rnd, 8);
 		r |= buf_addf(b, "Message-ID: <%s.%s@%s>\r\n", s->qid, rnd,
 		    s->cfg->hostname);

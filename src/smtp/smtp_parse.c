@@ -159,7 +159,8 @@ int
 smtp_addr_check(const char *addr, size_t len, bool utf8,
 		const char **error_r)
 {
-	if (len == 0 || len >= SMTP_PATH_MAX - 2) {
+	/* 4.5.3.1.3: a path is at most 256 octets with its angle brackets. */
+	if (len == 0 || len > SMTP_PATH_MAX - 2) {
 		*error_r = "5.1.3 Bad address syntax: length";
 		return ERR_PROTO;
 	}
@@ -234,7 +235,9 @@ params_parse(const char *p, const char *end, struct smtp_path *out,
 		pr->key.p = p;
 		while (p < end && *p != ' ' && *p != '=') {
 			unsigned char c = (unsigned char)*p;
-			if (!is_let_dig(c) && c != '-') {
+			/* esmtp-keyword is ASCII (RFC 5321 4.1.2); RFC 6531
+			 * widens only values. */
+			if (c >= 0x80 || (!is_let_dig(c) && c != '-')) {
 				*error_r = "5.5.4 Bad parameter keyword";
 				return ERR_PROTO;
 			}

@@ -157,6 +157,9 @@ smtp_pending_done(struct smtp_session *s)
 	return true;
 }
 
+static void smtp_vreply(struct smtp_session *s, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
 static void
 smtp_vreply(struct smtp_session *s, const char *fmt, va_list ap)
 {

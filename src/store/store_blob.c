@@ -87,10 +87,12 @@ blob_open(const struct store *st, const unsigned char *v, size_t vlen,
 	unsigned char ad[BLOB_HDR + 9], nonce[24];
 	int r;
 
-	if (vlen < BLOB_HDR + BLOB_TAG || v[0] != BLOB_VERSION ||
-	    v[1] != BLOB_ALG_XCHACHA)
-		return v[0] != BLOB_VERSION && vlen >= 1 ? ERR_VERSION :
-		    ERR_CORRUPT;
+	if (vlen < BLOB_HDR + BLOB_TAG)
+		return ERR_CORRUPT;
+	if (v[0] != BLOB_VERSION)
+		return ERR_VERSION;
+	if (v[1] != BLOB_ALG_XCHACHA)
+		return ERR_CORRUPT;
 	uint32_t csize = be32_get(v + 4);
 	uint64_t len = be64_get(v + 8);
 	if (csize == 0)

@@ -313,11 +313,13 @@ store_mailbox_purge(struct store_wtxn *w, const struct store_mailbox *m)
 	unsigned char start[8];
 	memcpy(start, ib, 4);
 	be32_put(start + 4, 0);
-	k.mv_size = 8;
-	k.mv_data = start;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT)) {
-		if (k.mv_size != 8 || be32_get(k.mv_data) != m->id)
+	/* Look the prefix up again after each delete: the cursor position
+	 * after deleting the last record of the table is not a record. */
+	for (;;) {
+		k.mv_size = 8;
+		k.mv_data = start;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc != 0 || k.mv_size != 8 || be32_get(k.mv_data) != m->id)
 			break;
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			break;

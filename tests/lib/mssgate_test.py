@@ -61,13 +61,31 @@ class Tap:
         sys.exit(1 if self.failed else 0)
 
 
+# Problems seen when daemons stopped: sanitizer reports in their logs, or
+# a non-zero exit after SIGTERM (LeakSanitizer exits 23).
+_daemon_problems = []
+_daemons_started = [0]
+
+SANITIZER_RE = re.compile(r"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|"
+                          r"runtime error:|WARNING: ThreadSanitizer|"
+                          r"==\d+== (Invalid (read|write|free)|Conditional "
+                          r"jump|Mismatched free|Syscall param|Use of "
+                          r"uninitialised|Source and destination overlap)|"
+                          r"definitely lost in)")
+
+
 def run_tests(tap, *fns):
-    """Run each test function; an exception is a failure, not a crash."""
+    """Run each test function; an exception is a failure, not a crash.
+    Ends with one check that every daemon stopped cleanly."""
     for fn in fns:
         try:
             fn()
         except Exception:  # noqa: BLE001 - reported as a TAP failure
             tap.ok(False, "%s raised" % fn.__name__, traceback.format_exc())
+    if _daemons_started[0]:
+        tap.ok(not _daemon_problems,
+               "every mssgated stopped by SIGTERM exited 0, no sanitizer "
+               "report in any log", "\n".join(_daemon_problems))
     tap.done()
 
 
@@ -105,7 +123,6 @@ class Gateway:
             "certs_dir": self.certs,
             "tls_cert_file": os.path.join(self.certs, "server.crt"),
             "tls_key_file": os.path.join(self.certs, "server.key"),
-            "tls_ca_file": os.path.join(self.certs, "ca.crt"),
             "store_key_file": os.path.join(self.certs, "store.key"),
             "store_map_size": "1G",
             "smtp_submission_listen": "127.0.0.1:%d" % self.port_sub,
@@ -128,7 +145,10 @@ class Gateway:
     def ca(self):
         return os.path.join(self.certs, "ca.crt")
 
-    def start(self, wait=True, timeout=30):
+    def start(self, wait=True, timeout=None):
+        if timeout is None:
+            timeout = float(os.environ.get("MSSGATE_START_TIMEOUT", "30"))
+        _daemons_started[0] += 1
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([MSSGATED, "-c", self.conf],
                                      stdout=self.logf, stderr=self.logf,
@@ -155,7 +175,8 @@ class Gateway:
     def stop(self, sig=signal.SIGTERM, timeout=60):
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
+        signalled = self.proc.poll() is None
+        if signalled:
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout)
@@ -165,6 +186,14 @@ class Gateway:
         rc = self.proc.returncode
         self.proc = None
         self.logf.close()
+        text = self.log_text()
+        m = SANITIZER_RE.search(text)
+        if m:
+            _daemon_problems.append("%s: %s" % (
+                self.log, text[max(0, m.start() - 200):m.start() + 3000]))
+        elif signalled and sig == signal.SIGTERM and rc != 0:
+            _daemon_problems.append("%s: exit %s after SIGTERM\n%s" % (
+                self.log, rc, text[-2000:]))
         return rc
 
     def kill9(self):
@@ -172,7 +201,7 @@ class Gateway:
 
     def cleanup(self):
         if self.proc is not None:
-            self.stop(signal.SIGKILL)
+            self.stop(signal.SIGTERM, timeout=30)
         if not os.environ.get("MSSGATE_KEEP_TMP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
 

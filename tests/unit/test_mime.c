@@ -246,6 +246,8 @@ test_mailbox_list(void **state)
 		{ "=?utf-8?b?w4lsb2TDrWU=?= <e@x.fr>, \"Dr. X\" <x@y.fr>", 2,
 		    { "e@x.fr", "x@y.fr" } },
 		{ "J\xc3\xb6" "e <j@x.fr>", 1, { "j@x.fr" } },
+		{ "\"ceo@example.org\" <alice@example.org>", 1,
+		    { "alice@example.org" } },
 		{ "first.last@sub.example.fr", 1,
 		    { "first.last@sub.example.fr" } },
 		{ "a@[192.0.2.1]", 1, { "a@[192.0.2.1]" } },
@@ -275,8 +277,10 @@ test_mailbox_list_invalid(void **state)
 }
 
 /* Words that are not an addr-spec must not come out as addresses: an
- * addr-spec needs "@" and a domain (RFC 5322 3.4.1), and white space
- * inside it is not part of it. See the report. */
+ * addr-spec needs "@" and a domain (RFC 5322 3.4.1), white space inside
+ * it is not part of it, and a display name is a phrase, which cannot hold
+ * an unquoted "@" (the From check would pass while readers see another
+ * address). See the report. */
 static void
 test_mailbox_list_not_addr_spec(void **state)
 {
@@ -287,7 +291,11 @@ test_mailbox_list_not_addr_spec(void **state)
 		{ "@b", ERR_PROTO, { NULL } },
 		{ "<a@b", ERR_PROTO, { NULL } },
 		{ "a@b junk", ERR_PROTO, { NULL } },
+		/* obsolete CFWS inside an addr-spec is refused, not joined */
+		{ "ceo @example.org", ERR_PROTO, { NULL } },
 		{ "alice@exam ple.org", ERR_PROTO, { NULL } },
+		{ "ceo@example.org alice@example.org", ERR_PROTO, { NULL } },
+		{ "ceo@example.org <alice@example.org>", ERR_PROTO, { NULL } },
 	};
 	check_mbx(rows, N_ELEMENTS(rows), 8);
 }
