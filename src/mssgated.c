@@ -264,19 +264,26 @@ drop_privileges(const struct config *cfg)
 	return 0;
 }
 
-/* write_pid_file - for service managers and scripts that stop us. */
+/* write_pid_file - for service managers and scripts that stop us;
+ * written aside and renamed, so a reader never sees it half-written. */
 static int
 write_pid_file(const struct config *cfg)
 {
+	char tmp[4096];
 	if (cfg->pid_file[0] == '\0')
 		return 0;
-	FILE *f = fopen(cfg->pid_file, "w");
+	if (str_fmt(tmp, sizeof(tmp), "%s.tmp", cfg->pid_file) < 0)
+		return ERR_LIMIT;
+	FILE *f = fopen(tmp, "w");
 	int ok = f != NULL && fprintf(f, "%ld\n", (long)getpid()) > 0;
 	if (f != NULL && fclose(f) != 0)
+		ok = 0;
+	if (ok && rename(tmp, cfg->pid_file) != 0)
 		ok = 0;
 	if (!ok) {
 		fprintf(stderr, "mssgated: cannot write pid_file %s: %s\n",
 		    cfg->pid_file, strerror(errno));
+		unlink(tmp);
 		return ERR_IO;
 	}
 	return 0;

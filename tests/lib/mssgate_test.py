@@ -7,6 +7,7 @@ Every test starts its own daemon, so tests run in parallel and beside a
 development instance without touching the default ports or folders.
 """
 
+import atexit
 import os
 import re
 import shutil
@@ -114,6 +115,8 @@ class Gateway:
         self.proc = None
         self.extra = dict(extra or {})
         self.write_config()
+        # Whatever happens to the test, no daemon outlives it.
+        atexit.register(self.cleanup)
 
     def settings(self):
         s = {
@@ -158,12 +161,17 @@ class Gateway:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                rc = self.proc.returncode
+                self.proc = None
+                self.logf.close()
                 raise RuntimeError("mssgated exited with %d:\n%s" %
-                                   (self.proc.returncode, self.log_text()))
+                                   (rc, self.log_text()))
             if "daemon ready" in self.log_text():
                 return self
             time.sleep(0.05)
-        raise RuntimeError("mssgated not ready:\n" + self.log_text())
+        self.stop(signal.SIGKILL)
+        raise RuntimeError("mssgated not ready after %ds:\n%s" %
+                           (timeout, self.log_text()))
 
     def log_text(self):
         try:
@@ -202,6 +210,13 @@ class Gateway:
     def cleanup(self):
         if self.proc is not None:
             self.stop(signal.SIGTERM, timeout=30)
+        # Daemons started outside self.proc (mssgated -d) are not left
+        # behind, whatever the test did.
+        for pid in getattr(self, "extra_pids", ()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         if not os.environ.get("MSSGATE_KEEP_TMP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
