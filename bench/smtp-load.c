@@ -467,7 +467,7 @@ setup(struct conn *c)
 		memcpy(raw + 1, opt_user, ul);
 		raw[1 + ul] = '\0';
 		memcpy(raw + 2 + ul, password, pl);
-		strcpy(line, "AUTH PLAIN ");
+		memcpy(line, "AUTH PLAIN ", 11);
 		EVP_EncodeBlock((unsigned char *)line + 11, raw, (int)rawlen);
 		OPENSSL_cleanse(raw, rawlen);
 		size_t n = strlen(line);

@@ -174,6 +174,18 @@ listen_check(const char *v, const char **why)
 	return 0;
 }
 
+/* set_str - replace the string a field points to with a copy of val. */
+static int
+set_str(void *field, const char *val)
+{
+	char *s = strdup(val);
+	if (s == NULL)
+		return ERR_NOMEM;
+	free(*(char **)field);
+	*(char **)field = s;
+	return 0;
+}
+
 /* key_set - parse val for key k into cfg; *why explains a failure. */
 static int
 key_set(struct config *cfg, const struct cfg_key *k, const char *val,
@@ -190,31 +202,20 @@ key_set(struct config *cfg, const struct cfg_key *k, const char *val,
 			*why = n < k->min ? "must not be empty" : "too long";
 			return ERR_INVAL;
 		}
-		char *s = strdup(val);
-		if (s == NULL)
-			return ERR_NOMEM;
-		free(*(char **)field);
-		*(char **)field = s;
-		return 0;
+		return set_str(field, val);
 	}
 	case CT_LEVEL:
-	case CT_TLSVER: {
-		if (k->type == CT_LEVEL && log_level_parse(val) < 0) {
+		if (log_level_parse(val) < 0) {
 			*why = "expected debug, info, notice, warning or error";
 			return ERR_INVAL;
 		}
-		if (k->type == CT_TLSVER && strcmp(val, "TLSv1.2") != 0 &&
-		    strcmp(val, "TLSv1.3") != 0) {
+		return set_str(field, val);
+	case CT_TLSVER:
+		if (strcmp(val, "TLSv1.2") != 0 && strcmp(val, "TLSv1.3") != 0) {
 			*why = "expected TLSv1.2 or TLSv1.3";
 			return ERR_INVAL;
 		}
-		char *s = strdup(val);
-		if (s == NULL)
-			return ERR_NOMEM;
-		free(*(char **)field);
-		*(char **)field = s;
-		return 0;
-	}
+		return set_str(field, val);
 	case CT_UINT:
 		r = str_to_u64(val, 0, UINT64_MAX, &v);
 		*why = "expected a whole number";

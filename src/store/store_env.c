@@ -194,6 +194,30 @@ dec_str(struct dec *d, char *out, size_t size)
 }
 
 int
+store_walk_prefix(MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
+		  int (*each)(const MDB_val *k, const MDB_val *v, void *arg),
+		  void *arg)
+{
+	MDB_cursor *c;
+	MDB_val k = { plen, (void *)prefix }, v;
+	int ret = 0;
+	int rc = mdb_cursor_open(txn, dbi, &c);
+	if (rc != 0)
+		return store_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		if ((ret = each(&k, &v, arg)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		ret = store_err(rc);
+	mdb_cursor_close(c);
+	return ret;
+}
+
+int
 store_meta_next(struct store_wtxn *w, const char *name, uint64_t start,
 		uint64_t *v)
 {

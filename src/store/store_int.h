@@ -130,6 +130,14 @@ uint32_t dec_u32(struct dec *d);
 uint64_t dec_u64(struct dec *d);
 void dec_str(struct dec *d, char *out, size_t size);
 
+/* store_walk_prefix - every record whose key starts with prefix[plen], in
+ * key order; a non-zero return from each stops the walk and is returned.
+ * The MDB_vals live until the next cursor move: copy what must last. */
+int store_walk_prefix(MDB_txn *txn, MDB_dbi dbi, const void *prefix,
+		      size_t plen,
+		      int (*each)(const MDB_val *k, const MDB_val *v, void *arg),
+		      void *arg);
+
 /* Meta counters: next value of a named u64 counter (starts at start). */
 int store_meta_next(struct store_wtxn *w, const char *name, uint64_t start,
 		    uint64_t *v);

@@ -160,32 +160,29 @@ store_mailbox_get(struct store_rtxn *r, uint32_t account_id,
 	return ret < 0 ? ret : 1;
 }
 
+struct mailbox_walk {
+	int (*cb)(const struct store_mailbox *, void *);
+	void *arg;
+};
+
+static int
+mailbox_each(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct mailbox_walk *w = arg;
+	struct store_mailbox m;
+	int r = store_mailbox_decode(k, v, &m);
+	return r < 0 ? r : w->cb(&m, w->arg);
+}
+
 int
 store_mailbox_iter(struct store_rtxn *r, uint32_t account_id,
 		   int (*cb)(const struct store_mailbox *, void *), void *arg)
 {
 	unsigned char kb[4];
-	MDB_cursor *c;
-	MDB_val k = { 4, kb }, v;
-	struct store_mailbox m;
-	int ret = 0;
-	int rc = mdb_cursor_open(r->txn, r->st->dbi[DB_MAILBOX], &c);
-	if (rc != 0)
-		return store_err(rc);
+	struct mailbox_walk w = { cb, arg };
 	be32_put(kb, account_id);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < 4 || be32_get(k.mv_data) != account_id)
-			break;
-		if ((ret = store_mailbox_decode(&k, &v, &m)) < 0)
-			break;
-		if ((ret = cb(&m, arg)) != 0)
-			break;
-	}
-	if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
-		ret = store_err(rc);
-	mdb_cursor_close(c);
-	return ret;
+	return store_walk_prefix(r->txn, r->st->dbi[DB_MAILBOX], kb, 4,
+	    mailbox_each, &w);
 }
 
 static int
@@ -246,34 +243,29 @@ store_msg_get(struct store_rtxn *r, uint32_t mailbox_id, uint32_t uid,
 	return ret < 0 ? ret : 1;
 }
 
+struct msg_walk_ctx {
+	int (*cb)(const struct store_msg *, void *);
+	void *arg;
+};
+
+static int
+msg_each(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct msg_walk_ctx *w = arg;
+	struct store_msg m;
+	int r = msg_decode(k, v, &m);
+	return r < 0 ? r : w->cb(&m, w->arg);
+}
+
 /* msg_walk - every message of a mailbox in UID order, on any txn. */
 static int
 msg_walk(MDB_txn *txn, MDB_dbi dbi, uint32_t mailbox_id,
 	 int (*cb)(const struct store_msg *, void *), void *arg)
 {
-	unsigned char kb[8];
-	MDB_cursor *c;
-	MDB_val k = { 8, kb }, v;
-	struct store_msg m;
-	int ret = 0;
-	int rc = mdb_cursor_open(txn, dbi, &c);
-	if (rc != 0)
-		return store_err(rc);
+	unsigned char kb[4];
+	struct msg_walk_ctx w = { cb, arg };
 	be32_put(kb, mailbox_id);
-	be32_put(kb + 4, 0);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 8 || be32_get(k.mv_data) != mailbox_id)
-			break;
-		if ((ret = msg_decode(&k, &v, &m)) < 0)
-			break;
-		if ((ret = cb(&m, arg)) != 0)
-			break;
-	}
-	if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
-		ret = store_err(rc);
-	mdb_cursor_close(c);
-	return ret;
+	return store_walk_prefix(txn, dbi, kb, 4, msg_each, &w);
 }
 
 int
