@@ -70,14 +70,13 @@ mbox_cb(const struct store_mailbox *m, void *arg)
 	struct cli *c = arg;
 	if (c->json) {
 		cli_json_line(json_pack("{s:s, s:i, s:I, s:I, s:I, s:i, s:i, "
-		    "s:I, s:s, s:b}", "name", m->name, "id", (json_int_t)m->id,
+		    "s:I, s:s}", "name", m->name, "id", (json_int_t)m->id,
 		    "uidvalidity", (json_int_t)m->uidvalidity, "uidnext",
 		    (json_int_t)m->uidnext, "highestmodseq",
 		    (json_int_t)m->highestmodseq, "messages",
 		    (json_int_t)m->n_messages, "unseen",
 		    (json_int_t)m->n_unseen, "size", (json_int_t)m->total_size,
-		    "special_use", store_special_use_name(m->special_use),
-		    "subscribed", m->subscribed));
+		    "special_use", store_special_use_name(m->special_use)));
 		return 0;
 	}
 	printf("%-20s %-9s %8u %8u %12llu %10u %8u\n", m->name,

@@ -89,6 +89,19 @@ static const struct cfg_key cfg_keys[] = {
 	K(smtp_timeout_command, CT_SECONDS, "5m", 1, 86400),
 	K(smtp_timeout_data, CT_SECONDS, "10m", 1, 86400),
 	K(smtp_max_sessions, CT_UINT, "2000", 1, 1000000),
+
+	K(imap_listen, CT_LISTEN, "127.0.0.1:2143", 0, CONFIG_LIST_MAX),
+	K(imap_tls_listen, CT_LISTEN, "127.0.0.1:2993", 0, CONFIG_LIST_MAX),
+	K(imap_max_line_length, CT_SIZE, "64k", 1024, 16777216),
+	K(imap_max_message_size, CT_SIZE, "25M", 1024, 1ULL << 31),
+	K(imap_max_nesting, CT_UINT, "32", 2, 1000),
+	K(imap_max_search_keys, CT_UINT, "1000", 10, 100000),
+	K(imap_output_buffer_max, CT_SIZE, "1M", 65536, 1ULL << 30),
+	K(imap_timeout_auth, CT_SECONDS, "1m", 1, 86400),
+	K(imap_timeout_idle, CT_SECONDS, "30m", 60, 86400),
+	K(imap_max_sessions, CT_UINT, "20000", 1, 1000000),
+
+	K(http_listen, CT_LISTEN, "127.0.0.1:8443", 0, CONFIG_LIST_MAX),
 };
 
 #define N_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))

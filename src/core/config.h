@@ -73,6 +73,21 @@ struct config {
 	uint64_t smtp_timeout_command;
 	uint64_t smtp_timeout_data;
 	uint64_t smtp_max_sessions;
+
+	/* IMAP */
+	struct config_list imap_listen;
+	struct config_list imap_tls_listen;
+	uint64_t imap_max_line_length;
+	uint64_t imap_max_message_size;
+	uint64_t imap_max_nesting;
+	uint64_t imap_max_search_keys;
+	uint64_t imap_output_buffer_max;
+	uint64_t imap_timeout_auth;
+	uint64_t imap_timeout_idle;
+	uint64_t imap_max_sessions;
+
+	/* HTTPS (client autoconfiguration) */
+	struct config_list http_listen;
 };
 
 /*

@@ -153,6 +153,15 @@ int store_op_account_delete(struct store_wtxn *w, void *arg);
 
 /* ---- mailboxes and messages ---- */
 
+/*
+ * Mailbox names are UTF-8 with "/" as the hierarchy delimiter (IMAP turns
+ * them into modified UTF-7 on the wire). "INBOX" is always upper case.
+ * MODSEQ: every change to a message (delivery, flags, expunge) gives it
+ * the mailbox's HIGHESTMODSEQ + 1, and an index by MODSEQ finds what
+ * changed since any point; expunged messages leave a tombstone with the
+ * MODSEQ of their removal (RFC 7162 VANISHED).
+ */
+
 enum store_special_use {
 	STORE_SPECIAL_NONE = 0,
 	STORE_SPECIAL_SENT,
@@ -163,6 +172,9 @@ enum store_special_use {
 };
 const char *store_special_use_name(uint8_t special);	/* "\\Sent" or "" */
 
+#define STORE_KEYWORDS_LEN 512	/* space-separated keywords of a message */
+#define STORE_MBOX_KEYWORDS_LEN 2048	/* all keywords used in a mailbox */
+
 struct store_mailbox {
 	uint32_t id;
 	uint32_t account_id;
@@ -171,10 +183,13 @@ struct store_mailbox {
 	uint32_t uidnext;
 	uint64_t highestmodseq;
 	uint8_t special_use;
-	uint8_t subscribed;
 	uint32_t n_messages;
 	uint32_t n_unseen;
 	uint64_t total_size;
+	/* \Recent (RFC 3501 2.3.2): UIDs from here on are recent to the next
+	 * read-write session that selects or is told about them. */
+	uint32_t first_recent_uid;
+	char keywords[STORE_MBOX_KEYWORDS_LEN];
 };
 
 /* Message flags persisted per message. \Recent is per session. */
@@ -183,6 +198,7 @@ struct store_mailbox {
 #define STORE_FLAG_FLAGGED 0x04
 #define STORE_FLAG_DELETED 0x08
 #define STORE_FLAG_DRAFT 0x10
+#define STORE_FLAGS_ALL 0x1f
 
 struct store_msg {
 	uint32_t mailbox_id;
@@ -192,17 +208,87 @@ struct store_msg {
 	int64_t internaldate;
 	uint64_t modseq;
 	uint32_t flags;
+	char keywords[STORE_KEYWORDS_LEN];
 };
 
 int store_mailbox_get(struct store_rtxn *r, uint32_t account_id,
 		      const char *name, struct store_mailbox *m);
+int store_mailbox_get_by_id(struct store_rtxn *r, uint32_t mailbox_id,
+			    struct store_mailbox *m);
 int store_mailbox_iter(struct store_rtxn *r, uint32_t account_id,
 		       int (*cb)(const struct store_mailbox *, void *),
 		       void *arg);
+/* store_subscription_iter - subscribed names (existing or not). */
+int store_subscription_iter(struct store_rtxn *r, uint32_t account_id,
+			    int (*cb)(const char *name, void *), void *arg);
 int store_msg_get(struct store_rtxn *r, uint32_t mailbox_id, uint32_t uid,
 		  struct store_msg *m);
+/* store_msg_iter - messages with UID >= from_uid, in UID order. */
 int store_msg_iter(struct store_rtxn *r, uint32_t mailbox_id,
 		   int (*cb)(const struct store_msg *, void *), void *arg);
+int store_msg_iter_from(struct store_rtxn *r, uint32_t mailbox_id,
+			uint32_t from_uid,
+			int (*cb)(const struct store_msg *, void *), void *arg);
+/* store_msg_changed_since - messages whose MODSEQ > modseq, in MODSEQ
+ * order: cb(uid, modseq). */
+int store_msg_changed_since(struct store_rtxn *r, uint32_t mailbox_id,
+			    uint64_t modseq,
+			    int (*cb)(uint32_t uid, uint64_t modseq, void *),
+			    void *arg);
+/* store_expunged_since - tombstones with MODSEQ > modseq, MODSEQ order. */
+int store_expunged_since(struct store_rtxn *r, uint32_t mailbox_id,
+			 uint64_t modseq,
+			 int (*cb)(uint32_t uid, uint64_t modseq, void *),
+			 void *arg);
+/* store_blob_info - the parsed structure stored with a body (see
+ * mime/mime_struct.h), appended to out; ERR_NOTFOUND when none. */
+int store_blob_info(struct store_rtxn *r, uint64_t blob_id, struct buf *out);
+/* store_blob_read_range - decrypt only the chunks covering
+ * [off, off + len) of a body, and append exactly that range. */
+int store_blob_read_range(struct store_rtxn *r, uint64_t blob_id,
+			  uint64_t off, uint64_t len, struct buf *out);
+
+/*
+ * Change notification: after each group commit, the writer calls the
+ * hook with the ids of the mailboxes whose content changed, on the writer
+ * thread (post to your own loop from there; keep it short).
+ */
+typedef void store_commit_hook(const uint32_t *mailbox_ids, size_t n,
+			       void *arg);
+void store_set_commit_hook(struct store *st, store_commit_hook *fn,
+			   void *arg);
+
+/* ---- write operations on mailboxes (op args) ---- */
+
+struct store_mailbox_op {
+	uint32_t account_id;
+	const char *name;
+	const char *new_name;		/* rename */
+	uint8_t special;		/* create */
+	bool subscribe;			/* subscribe: on or off */
+	uint32_t mailbox_id_r;		/* create */
+	uint32_t uidvalidity_r;		/* create */
+};
+/* create: ERR_EXISTS if the name exists. */
+int store_op_mailbox_create(struct store_wtxn *w, void *arg);
+/* delete: the mailbox and its messages; children are left alone. */
+int store_op_mailbox_delete(struct store_wtxn *w, void *arg);
+/* rename: the mailbox and every name under "name/" move; renaming INBOX
+ * moves its messages into a new mailbox new_name and leaves INBOX empty
+ * (RFC 3501 6.3.5). ERR_EXISTS if a target name exists. */
+int store_op_mailbox_rename(struct store_wtxn *w, void *arg);
+int store_op_subscribe(struct store_wtxn *w, void *arg);
+
+/* claim_recent: the UIDs [first_recent_uid, uidnext) become recent for
+ * the caller; first_recent_uid moves to uidnext. */
+struct store_recent_op {
+	uint32_t mailbox_id;
+	uint32_t first_r;		/* first UID now recent for the caller */
+	uint32_t uidnext_r;
+};
+int store_op_claim_recent(struct store_wtxn *w, void *arg);
+
+/* ---- write operations on messages (op args) ---- */
 
 /*
  * op arg for store_op_deliver: one sealed blob (from store_blob_seal) into
@@ -213,6 +299,8 @@ int store_msg_iter(struct store_rtxn *r, uint32_t mailbox_id,
 struct store_delivery {
 	const void *sealed;
 	size_t sealed_len;
+	const void *info;		/* mime_info_encode() output */
+	size_t info_len;
 	uint64_t size;
 	int64_t internaldate;
 	size_t n_rcpt;
@@ -222,5 +310,84 @@ struct store_delivery {
 	uint64_t blob_id_r;
 };
 int store_op_deliver(struct store_wtxn *w, void *arg);
+
+/* op arg for store_op_append: one message into one mailbox (IMAP APPEND,
+ * and later the copy of sent mail). */
+struct store_append {
+	uint32_t mailbox_id;
+	const void *sealed;
+	size_t sealed_len;
+	const void *info;
+	size_t info_len;
+	uint64_t size;
+	int64_t internaldate;
+	uint32_t flags;
+	const char *keywords;		/* space-separated, may be "" */
+	uint32_t uid_r;
+	uint32_t uidvalidity_r;
+	uint64_t modseq_r;
+};
+int store_op_append(struct store_wtxn *w, void *arg);
+
+enum store_flags_mode {
+	STORE_FLAGS_SET,
+	STORE_FLAGS_ADD,
+	STORE_FLAGS_REMOVE,
+};
+
+/*
+ * op arg for store_op_flags: change the flags of the listed UIDs (those
+ * that no longer exist are skipped). With unchangedsince > 0, a message
+ * whose MODSEQ is above it is left alone and reported in modified_r
+ * (RFC 7162 3.1.3). For each UID changed, new_flags_r / new_modseq_r hold
+ * the result (0 modseq: not changed or gone); a message whose flags would
+ * not change keeps its MODSEQ.
+ */
+struct store_flags_op {
+	uint32_t mailbox_id;
+	size_t n;
+	const uint32_t *uids;
+	enum store_flags_mode mode;
+	uint32_t flags;
+	const char *keywords;		/* space-separated */
+	uint64_t unchangedsince;
+	uint32_t *new_flags_r;
+	char (*new_keywords_r)[STORE_KEYWORDS_LEN];
+	uint64_t *new_modseq_r;
+	bool *modified_r;
+};
+int store_op_flags(struct store_wtxn *w, void *arg);
+
+/*
+ * op arg for store_op_copy: copy (or move) the listed UIDs, in order, to
+ * another mailbox, sharing their bodies. dst_uids_r[i] is the new UID of
+ * uids[i] (0 when that message no longer exists); moved messages leave
+ * tombstones in the source. uidvalidity_r is the destination's.
+ */
+struct store_copy_op {
+	uint32_t src_mailbox_id;
+	uint32_t dst_mailbox_id;
+	size_t n;
+	const uint32_t *uids;
+	bool move;
+	uint32_t *dst_uids_r;
+	uint32_t uidvalidity_r;
+};
+int store_op_copy(struct store_wtxn *w, void *arg);
+
+/*
+ * op arg for store_op_expunge: remove the messages flagged \Deleted, only
+ * among uids when n > 0 (UID EXPUNGE). expunged_r (caller-sized to the
+ * mailbox's message count, or n) receives the removed UIDs in order.
+ */
+struct store_expunge_op {
+	uint32_t mailbox_id;
+	size_t n;
+	const uint32_t *uids;
+	uint32_t *expunged_r;
+	size_t cap_r;
+	size_t n_expunged_r;
+};
+int store_op_expunge(struct store_wtxn *w, void *arg);
 
 #endif

@@ -198,7 +198,8 @@ store_op_account_create(struct store_wtxn *w, void *arg)
 	for (size_t i = 0; i < sizeof(std) / sizeof(std[0]); i++) {
 		struct store_mailbox m;
 		if ((r = store_mailbox_create(w, a.id, std[i].name,
-		    std[i].special, &m)) < 0)
+		    std[i].special, &m)) < 0 ||
+		    (r = store_subscribe_set(w, a.id, std[i].name, true)) < 0)
 			return r;
 	}
 	ac->id_r = a.id;
@@ -277,6 +278,9 @@ store_op_account_delete(struct store_wtxn *w, void *arg)
 		if (r < 0 || (r = store_mailbox_purge(w, &m)) < 0)
 			return r;
 	}
+	if ((r = store_del_prefix(w, w->st->dbi[DB_SUBSCRIPTION], a.id,
+	    NULL)) < 0)
+		return r;
 	for (size_t i = 0; i < a.n_addr; i++) {
 		if ((r = addr_key(a.addr[i], kbuf, &k)) < 0)
 			return r;

@@ -14,6 +14,8 @@
  */
 #include "store_int.h"
 
+#include <stdlib.h>
+
 #include <sodium.h>
 
 #include "core/buf.h"
@@ -79,12 +81,14 @@ store_blob_seal(struct store *st, const void *plain, size_t len,
 	return 0;
 }
 
-/* blob_open - decrypt sealed[len] into out; the whole body. */
+/* blob_open_range - decrypt the chunks of sealed v[vlen] that cover
+ * [off, off + want) and append exactly that range to out. */
 static int
-blob_open(const struct store *st, const unsigned char *v, size_t vlen,
-	  struct buf *out)
+blob_open_range(const struct store *st, const unsigned char *v, size_t vlen,
+		uint64_t off, uint64_t want, struct buf *out)
 {
 	unsigned char ad[BLOB_HDR + 9], nonce[24];
+	unsigned char *tmp;
 	int r;
 
 	if (vlen < BLOB_HDR + BLOB_TAG)
@@ -100,40 +104,81 @@ blob_open(const struct store *st, const unsigned char *v, size_t vlen,
 	uint64_t n_chunks = len == 0 ? 1 : (len + csize - 1) / csize;
 	if (len > vlen || BLOB_HDR + len + n_chunks * BLOB_TAG != vlen)
 		return ERR_CORRUPT;
-	if ((r = buf_reserve(out, len)) < 0)
+	if (len == 0) {
+		/* Nothing to return, but the tag still proves the blob is
+		 * ours and whole. */
+		unsigned char none[1];
+		unsigned long long olen;
+		chunk_nonce(v + 16, 0, nonce);
+		chunk_ad(v, 0, 1, ad);
+		return crypto_aead_xchacha20poly1305_ietf_decrypt(none, &olen,
+		    NULL, v + BLOB_HDR, BLOB_TAG, ad, sizeof(ad), nonce,
+		    st->key) == 0 ? 0 : ERR_CORRUPT;
+	}
+	if (off >= len || want == 0)
+		return 0;
+	if (want > len - off)
+		want = len - off;
+	if ((r = buf_reserve(out, want)) < 0)
 		return r;
-	unsigned char *dst = (unsigned char *)out->data + out->len;
-	const unsigned char *c = v + BLOB_HDR;
-	for (uint64_t i = 0; i < n_chunks; i++) {
+	tmp = malloc(csize);
+	if (tmp == NULL)
+		return ERR_NOMEM;
+	uint64_t first = off / csize, last = (off + want - 1) / csize;
+	for (uint64_t i = first; i <= last; i++) {
 		size_t clen = len - i * csize;
 		if (clen > csize)
 			clen = csize;
 		unsigned long long olen;
+		const unsigned char *c = v + BLOB_HDR + i * (csize + BLOB_TAG);
 		chunk_nonce(v + 16, i, nonce);
 		chunk_ad(v, i, i + 1 == n_chunks, ad);
-		if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    dst + i * csize, &olen, NULL, c, clen + BLOB_TAG, ad,
-		    sizeof(ad), nonce, st->key) != 0) {
-			sodium_memzero(dst, len);
+		if (crypto_aead_xchacha20poly1305_ietf_decrypt(tmp, &olen,
+		    NULL, c, clen + BLOB_TAG, ad, sizeof(ad), nonce,
+		    st->key) != 0) {
+			sodium_memzero(tmp, csize);
+			free(tmp);
+			sodium_memzero(out->data + out->len,
+			    out->cap - out->len);
 			return ERR_CORRUPT;
 		}
-		c += clen + BLOB_TAG;
+		uint64_t cstart = i * (uint64_t)csize;
+		uint64_t from = off > cstart ? off - cstart : 0;
+		uint64_t to = off + want < cstart + clen ? off + want - cstart :
+		    clen;
+		memcpy(out->data + out->len, tmp + from, (size_t)(to - from));
+		out->len += (size_t)(to - from);
 	}
-	out->len += len;
 	out->data[out->len] = '\0';
+	sodium_memzero(tmp, csize);
+	free(tmp);
 	return 0;
+}
+
+static int
+blob_get(struct store_rtxn *r, uint64_t blob_id, MDB_val *v)
+{
+	unsigned char kb[8];
+	MDB_val k = { 8, kb };
+	be64_put(kb, blob_id);
+	return store_err(mdb_get(r->txn, r->st->dbi[DB_BLOB], &k, v));
+}
+
+int
+store_blob_read_range(struct store_rtxn *r, uint64_t blob_id, uint64_t off,
+		      uint64_t len, struct buf *out)
+{
+	MDB_val v;
+	int rc = blob_get(r, blob_id, &v);
+	if (rc < 0)
+		return rc;
+	return blob_open_range(r->st, v.mv_data, v.mv_size, off, len, out);
 }
 
 int
 store_blob_read(struct store_rtxn *r, uint64_t blob_id, struct buf *out)
 {
-	unsigned char kb[8];
-	MDB_val k = { 8, kb }, v;
-	be64_put(kb, blob_id);
-	int rc = mdb_get(r->txn, r->st->dbi[DB_BLOB], &k, &v);
-	if (rc != 0)
-		return store_err(rc);
-	return blob_open(r->st, v.mv_data, v.mv_size, out);
+	return store_blob_read_range(r, blob_id, 0, UINT64_MAX, out);
 }
 
 int
@@ -175,7 +220,8 @@ blobref_put(struct store_wtxn *w, const unsigned char *kb, uint32_t refs,
 
 int
 store_blob_put(struct store_wtxn *w, const void *sealed, size_t len,
-	       uint64_t size, uint32_t refs, uint64_t *id_r)
+	       uint64_t size, uint32_t refs, const void *info, size_t info_len,
+	       uint64_t *id_r)
 {
 	uint64_t id;
 	unsigned char kb[8];
@@ -189,33 +235,83 @@ store_blob_put(struct store_wtxn *w, const void *sealed, size_t len,
 	int rc = mdb_put(w->txn, w->st->dbi[DB_BLOB], &k, &v, MDB_APPEND);
 	if (rc != 0)
 		return store_err(rc);
+	if (info != NULL && info_len > 0) {
+		MDB_val iv = { info_len, (void *)info };
+		rc = mdb_put(w->txn, w->st->dbi[DB_BLOBINFO], &k, &iv,
+		    MDB_APPEND);
+		if (rc != 0)
+			return store_err(rc);
+	}
 	if ((r = blobref_put(w, kb, refs, size)) < 0)
 		return r;
 	*id_r = id;
 	return 0;
 }
 
-int
-store_blob_unref(struct store_wtxn *w, uint64_t blob_id)
+/* blobref_get - reference count and size of a blob in a write txn. */
+static int
+blobref_get(struct store_wtxn *w, const unsigned char *kb, uint32_t *refs,
+	    uint64_t *size)
 {
-	unsigned char kb[8];
-	MDB_val k = { 8, kb }, v;
+	MDB_val k = { 8, (void *)kb }, v;
 	struct dec d;
-	be64_put(kb, blob_id);
 	int rc = mdb_get(w->txn, w->st->dbi[DB_BLOBREF], &k, &v);
 	if (rc != 0)
 		return store_err(rc);
 	dec_init(&d, &v);
 	if (dec_u8(&d) != 1)
 		return ERR_VERSION;
-	uint32_t refs = dec_u32(&d);
-	uint64_t size = dec_u64(&d);
-	if (d.err)
-		return d.err;
+	*refs = dec_u32(&d);
+	*size = dec_u64(&d);
+	return d.err;
+}
+
+int
+store_blob_ref(struct store_wtxn *w, uint64_t blob_id)
+{
+	unsigned char kb[8];
+	uint32_t refs;
+	uint64_t size;
+	be64_put(kb, blob_id);
+	int r = blobref_get(w, kb, &refs, &size);
+	if (r < 0)
+		return r;
+	if (refs == UINT32_MAX)
+		return ERR_LIMIT;
+	return blobref_put(w, kb, refs + 1, size);
+}
+
+int
+store_blob_unref(struct store_wtxn *w, uint64_t blob_id)
+{
+	unsigned char kb[8];
+	MDB_val k = { 8, kb };
+	uint32_t refs;
+	uint64_t size;
+	be64_put(kb, blob_id);
+	int r = blobref_get(w, kb, &refs, &size);
+	if (r < 0)
+		return r;
 	if (refs > 1)
 		return blobref_put(w, kb, refs - 1, size);
-	if ((rc = mdb_del(w->txn, w->st->dbi[DB_BLOBREF], &k, NULL)) != 0)
+	int rc = mdb_del(w->txn, w->st->dbi[DB_BLOBREF], &k, NULL);
+	if (rc != 0)
+		return store_err(rc);
+	rc = mdb_del(w->txn, w->st->dbi[DB_BLOBINFO], &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
 		return store_err(rc);
 	rc = mdb_del(w->txn, w->st->dbi[DB_BLOB], &k, NULL);
 	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
+}
+
+int
+store_blob_info(struct store_rtxn *r, uint64_t blob_id, struct buf *out)
+{
+	unsigned char kb[8];
+	MDB_val k = { 8, kb }, v;
+	be64_put(kb, blob_id);
+	int rc = mdb_get(r->txn, r->st->dbi[DB_BLOBINFO], &k, &v);
+	if (rc != 0)
+		return store_err(rc);
+	return buf_add(out, v.mv_data, v.mv_size);
 }

@@ -33,6 +33,10 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_MAILBOX] = "mailbox",
 	[DB_MAILBOX_ID] = "mailbox_id",
 	[DB_MSG] = "msg",
+	[DB_MSG_MODSEQ] = "msg_modseq",
+	[DB_EXPUNGED] = "expunged",
+	[DB_SUBSCRIPTION] = "subscription",
+	[DB_BLOBINFO] = "blobinfo",
 };
 
 static __thread char store_errbuf[1024];

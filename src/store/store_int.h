@@ -24,6 +24,10 @@ enum store_db {
 	DB_MAILBOX,	/* u32 account id + name -> mailbox record */
 	DB_MAILBOX_ID,	/* u32 mailbox id -> u32 account id + name */
 	DB_MSG,		/* u32 mailbox id + u32 uid -> message record */
+	DB_MSG_MODSEQ,	/* u32 mailbox id + u64 modseq -> u32 uid */
+	DB_EXPUNGED,	/* u32 mailbox id + u64 modseq -> u32 uid (tombstone) */
+	DB_SUBSCRIPTION, /* u32 account id + name -> empty */
+	DB_BLOBINFO,	/* u64 blob id -> mime_info_encode() bytes */
 	DB_COUNT
 };
 
@@ -41,6 +45,9 @@ struct store {
 	unsigned batch_max;
 	char dir[4096];
 
+	store_commit_hook *commit_hook;
+	void *commit_hook_arg;
+
 	pthread_t writer;
 	int writer_running;
 	pthread_mutex_t mtx;
@@ -50,10 +57,19 @@ struct store {
 	struct store_stats stats;
 };
 
+#define STORE_TOUCH_MAX 64
+
 struct store_wtxn {
 	struct store *st;
 	MDB_txn *txn;
+	/* mailboxes this operation changed, for the commit hook */
+	size_t n_touched;
+	uint32_t touched[STORE_TOUCH_MAX];
+	bool touch_overflow;
 };
+
+/* store_wtxn_touch - note that a mailbox's content changed. */
+void store_wtxn_touch(struct store_wtxn *w, uint32_t mailbox_id);
 
 struct store_rtxn {
 	struct store *st;
@@ -149,12 +165,40 @@ int store_mailbox_put(struct store_wtxn *w, const struct store_mailbox *m);
 int store_mailbox_create(struct store_wtxn *w, uint32_t account_id,
 			 const char *name, uint8_t special,
 			 struct store_mailbox *m);
+/* store_mailbox_load - by id, inside a write transaction. */
+int store_mailbox_load(struct store_wtxn *w, uint32_t mailbox_id,
+		       struct store_mailbox *m);
 /* store_mailbox_purge - delete a mailbox and release its messages' blobs. */
 int store_mailbox_purge(struct store_wtxn *w, const struct store_mailbox *m);
+/* store_subscribe_set - subscription of one name on or off. */
+int store_subscribe_set(struct store_wtxn *w, uint32_t account_id,
+			const char *name, bool on);
+
+/* Messages inside a write transaction (store_msg.c). */
+int store_msg_decode(const MDB_val *k, const MDB_val *v, struct store_msg *m);
+/* store_msg_add - a new message in mb (uid, modseq from mb, which is
+ * updated but not written: the caller puts mb once at the end). */
+int store_msg_add(struct store_wtxn *w, struct store_mailbox *mb,
+		  struct store_msg *m);
+/* store_del_prefix - delete every key of dbi that starts with the 4-byte
+ * big-endian id, calling each(k, v) first when given. */
+int store_del_prefix(struct store_wtxn *w, MDB_dbi dbi, uint32_t id,
+		     int (*each)(struct store_wtxn *, const MDB_val *,
+				 const MDB_val *));
+/* store_msg_purge_all - drop every message record, index entry and
+ * tombstone of a mailbox, releasing the bodies. */
+int store_msg_purge_all(struct store_wtxn *w, uint32_t mailbox_id);
+/* store_kw_has - is word[len] in the space-separated keyword list (no
+ * case)? */
+bool store_kw_has(const char *list, const char *word, size_t len);
+/* store_mailbox_keywords_add - union keywords into mb->keywords. */
+int store_mailbox_keywords_add(struct store_mailbox *mb, const char *kw);
 
 /* Blob references inside a write transaction. */
 int store_blob_put(struct store_wtxn *w, const void *sealed, size_t len,
-		   uint64_t size, uint32_t refs, uint64_t *id_r);
+		   uint64_t size, uint32_t refs, const void *info,
+		   size_t info_len, uint64_t *id_r);
+int store_blob_ref(struct store_wtxn *w, uint64_t blob_id);
 int store_blob_unref(struct store_wtxn *w, uint64_t blob_id);
 
 #endif

@@ -1,21 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store_mailbox.c - mailboxes, their messages and local delivery.
- * A mailbox keeps its counters (messages, unseen, size, uidnext,
- * highestmodseq) in its own record, updated in the same transaction as
- * the messages, so STATUS-like questions never scan messages.
- * UIDVALIDITY comes from a store-wide counter that only grows, so a
- * mailbox deleted and created again never reuses one.
+ * store_mailbox.c - mailboxes: records, creation, deletion, renaming,
+ * subscriptions and \Recent. A mailbox keeps its counters (messages,
+ * unseen, size, uidnext, highestmodseq) in its own record, updated in the
+ * same transaction as its messages, so STATUS never scans messages.
+ * UIDVALIDITY comes from a store-wide counter that only grows, so a name
+ * deleted and created again never reuses one.
  */
 #include "store_int.h"
 
+#include <stdlib.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/err.h"
 #include "core/str.h"
 
 #define MAILBOX_VERSION 1
-#define MSG_VERSION 1
 
 const char *
 store_special_use_name(uint8_t special)
@@ -63,17 +64,19 @@ store_mailbox_decode(const MDB_val *k, const MDB_val *v,
 	m->uidnext = dec_u32(&d);
 	m->highestmodseq = dec_u64(&d);
 	m->special_use = dec_u8(&d);
-	m->subscribed = dec_u8(&d);
 	m->n_messages = dec_u32(&d);
 	m->n_unseen = dec_u32(&d);
 	m->total_size = dec_u64(&d);
+	m->first_recent_uid = dec_u32(&d);
+	dec_str(&d, m->keywords, sizeof(m->keywords));
 	return d.err;
 }
 
 int
 store_mailbox_put(struct store_wtxn *w, const struct store_mailbox *m)
 {
-	unsigned char kb[4 + STORE_MAILBOX_NAME_MAX], vb[64];
+	unsigned char kb[4 + STORE_MAILBOX_NAME_MAX];
+	unsigned char vb[64 + STORE_MBOX_KEYWORDS_LEN];
 	struct enc e;
 	MDB_val k, v;
 	int r = mailbox_key(m->account_id, m->name, kb, &k);
@@ -86,15 +89,32 @@ store_mailbox_put(struct store_wtxn *w, const struct store_mailbox *m)
 	enc_u32(&e, m->uidnext);
 	enc_u64(&e, m->highestmodseq);
 	enc_u8(&e, m->special_use);
-	enc_u8(&e, m->subscribed);
 	enc_u32(&e, m->n_messages);
 	enc_u32(&e, m->n_unseen);
 	enc_u64(&e, m->total_size);
+	enc_u32(&e, m->first_recent_uid);
+	enc_str(&e, m->keywords);
 	if (e.err)
 		return e.err;
 	v.mv_size = e.len;
 	v.mv_data = vb;
 	return store_err(mdb_put(w->txn, w->st->dbi[DB_MAILBOX], &k, &v, 0));
+}
+
+/* id_put - the reverse index: mailbox id -> account id + name. */
+static int
+id_put(struct store_wtxn *w, uint32_t id, uint32_t account_id,
+       const char *name)
+{
+	unsigned char kb[4 + STORE_MAILBOX_NAME_MAX], ib[4];
+	MDB_val k, v, ik = { 4, ib };
+	int r = mailbox_key(account_id, name, kb, &k);
+	if (r < 0)
+		return r;
+	be32_put(ib, id);
+	v = k;
+	return store_err(mdb_put(w->txn, w->st->dbi[DB_MAILBOX_ID], &ik, &v,
+	    0));
 }
 
 int
@@ -130,34 +150,72 @@ store_mailbox_create(struct store_wtxn *w, uint32_t account_id,
 	m->uidnext = 1;
 	m->highestmodseq = 1;
 	m->special_use = special;
-	m->subscribed = 1;
+	m->first_recent_uid = 1;
 	if ((r = store_mailbox_put(w, m)) < 0)
 		return r;
-
-	unsigned char ib[4];
-	be32_put(ib, m->id);
-	MDB_val ik = { 4, ib };
-	v.mv_size = k.mv_size;
-	v.mv_data = kb;
-	return store_err(mdb_put(w->txn, w->st->dbi[DB_MAILBOX_ID], &ik, &v,
-	    MDB_NOOVERWRITE));
+	return id_put(w, m->id, account_id, name);
 }
 
-int
-store_mailbox_get(struct store_rtxn *r, uint32_t account_id,
-		  const char *name, struct store_mailbox *m)
+/* mailbox_get_txn - by account and name, on any transaction. */
+static int
+mailbox_get_txn(MDB_txn *txn, struct store *st, uint32_t account_id,
+		const char *name, struct store_mailbox *m)
 {
 	unsigned char kb[4 + STORE_MAILBOX_NAME_MAX];
 	MDB_val k, v;
 	if (mailbox_key(account_id, name, kb, &k) < 0)
 		return 0;
-	int rc = mdb_get(r->txn, r->st->dbi[DB_MAILBOX], &k, &v);
+	int rc = mdb_get(txn, st->dbi[DB_MAILBOX], &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc != 0)
 		return store_err(rc);
 	int ret = store_mailbox_decode(&k, &v, m);
 	return ret < 0 ? ret : 1;
+}
+
+/* mailbox_by_id_txn - by id, on any transaction. */
+static int
+mailbox_by_id_txn(MDB_txn *txn, struct store *st, uint32_t id,
+		  struct store_mailbox *m)
+{
+	unsigned char ib[4];
+	MDB_val ik = { 4, ib }, k, v;
+	be32_put(ib, id);
+	int rc = mdb_get(txn, st->dbi[DB_MAILBOX_ID], &ik, &k);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return store_err(rc);
+	rc = mdb_get(txn, st->dbi[DB_MAILBOX], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return ERR_CORRUPT;
+	if (rc != 0)
+		return store_err(rc);
+	int ret = store_mailbox_decode(&k, &v, m);
+	return ret < 0 ? ret : 1;
+}
+
+int
+store_mailbox_get(struct store_rtxn *r, uint32_t account_id,
+		  const char *name, struct store_mailbox *m)
+{
+	return mailbox_get_txn(r->txn, r->st, account_id, name, m);
+}
+
+int
+store_mailbox_get_by_id(struct store_rtxn *r, uint32_t mailbox_id,
+			struct store_mailbox *m)
+{
+	return mailbox_by_id_txn(r->txn, r->st, mailbox_id, m);
+}
+
+int
+store_mailbox_load(struct store_wtxn *w, uint32_t mailbox_id,
+		   struct store_mailbox *m)
+{
+	int r = mailbox_by_id_txn(w->txn, w->st, mailbox_id, m);
+	return r == 0 ? ERR_NOTFOUND : r < 0 ? r : 0;
 }
 
 struct mailbox_walk {
@@ -185,195 +243,280 @@ store_mailbox_iter(struct store_rtxn *r, uint32_t account_id,
 	    mailbox_each, &w);
 }
 
-static int
-msg_decode(const MDB_val *k, const MDB_val *v, struct store_msg *m)
+/* ---- keywords ---- */
+
+int
+store_mailbox_keywords_add(struct store_mailbox *mb, const char *kw)
 {
-	struct dec d;
-	if (k->mv_size != 8)
-		return ERR_CORRUPT;
-	memset(m, 0, sizeof(*m));
-	m->mailbox_id = be32_get(k->mv_data);
-	m->uid = be32_get((const unsigned char *)k->mv_data + 4);
-	dec_init(&d, v);
-	if (dec_u8(&d) != MSG_VERSION)
-		return d.err ? d.err : ERR_VERSION;
-	m->blob_id = dec_u64(&d);
-	m->size = dec_u64(&d);
-	m->internaldate = (int64_t)dec_u64(&d);
-	m->modseq = dec_u64(&d);
-	m->flags = dec_u32(&d);
-	return d.err;
+	const char *p = kw;
+	while (*p != '\0') {
+		while (*p == ' ')
+			p++;
+		const char *e = strchr(p, ' ');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n > 0 && !store_kw_has(mb->keywords, p, n)) {
+			size_t have = strlen(mb->keywords);
+			if (have + n + 2 > sizeof(mb->keywords))
+				return ERR_LIMIT;
+			if (have > 0)
+				mb->keywords[have++] = ' ';
+			memcpy(mb->keywords + have, p, n);
+			mb->keywords[have + n] = '\0';
+		}
+		p += n;
+	}
+	return 0;
 }
 
-static int
-msg_put(struct store_wtxn *w, const struct store_msg *m)
+/* ---- subscriptions ---- */
+
+int
+store_subscribe_set(struct store_wtxn *w, uint32_t account_id,
+		    const char *name, bool on)
 {
-	unsigned char kb[8], vb[64];
-	struct enc e;
-	be32_put(kb, m->mailbox_id);
-	be32_put(kb + 4, m->uid);
-	enc_init(&e, vb, sizeof(vb));
-	enc_u8(&e, MSG_VERSION);
-	enc_u64(&e, m->blob_id);
-	enc_u64(&e, m->size);
-	enc_u64(&e, (uint64_t)m->internaldate);
-	enc_u64(&e, m->modseq);
-	enc_u32(&e, m->flags);
-	if (e.err)
-		return e.err;
-	MDB_val k = { 8, kb }, v = { e.len, vb };
-	return store_err(mdb_put(w->txn, w->st->dbi[DB_MSG], &k, &v,
-	    MDB_NOOVERWRITE));
+	unsigned char kb[4 + STORE_MAILBOX_NAME_MAX];
+	MDB_val k, v = { 0, (void *)"" };
+	int r = mailbox_key(account_id, name, kb, &k);
+	if (r < 0)
+		return r;
+	if (on)
+		return store_err(mdb_put(w->txn,
+		    w->st->dbi[DB_SUBSCRIPTION], &k, &v, 0));
+	int rc = mdb_del(w->txn, w->st->dbi[DB_SUBSCRIPTION], &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
 }
 
 int
-store_msg_get(struct store_rtxn *r, uint32_t mailbox_id, uint32_t uid,
-	      struct store_msg *m)
+store_op_subscribe(struct store_wtxn *w, void *arg)
 {
-	unsigned char kb[8];
-	MDB_val k = { 8, kb }, v;
-	be32_put(kb, mailbox_id);
-	be32_put(kb + 4, uid);
-	int rc = mdb_get(r->txn, r->st->dbi[DB_MSG], &k, &v);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	if (rc != 0)
-		return store_err(rc);
-	int ret = msg_decode(&k, &v, m);
-	return ret < 0 ? ret : 1;
+	struct store_mailbox_op *op = arg;
+	return store_subscribe_set(w, op->account_id, op->name, op->subscribe);
 }
 
-struct msg_walk_ctx {
-	int (*cb)(const struct store_msg *, void *);
+struct sub_walk {
+	int (*cb)(const char *, void *);
 	void *arg;
 };
 
 static int
-msg_each(const MDB_val *k, const MDB_val *v, void *arg)
+sub_each(const MDB_val *k, const MDB_val *v, void *arg)
 {
-	struct msg_walk_ctx *w = arg;
-	struct store_msg m;
-	int r = msg_decode(k, v, &m);
-	return r < 0 ? r : w->cb(&m, w->arg);
-}
-
-/* msg_walk - every message of a mailbox in UID order, on any txn. */
-static int
-msg_walk(MDB_txn *txn, MDB_dbi dbi, uint32_t mailbox_id,
-	 int (*cb)(const struct store_msg *, void *), void *arg)
-{
-	unsigned char kb[4];
-	struct msg_walk_ctx w = { cb, arg };
-	be32_put(kb, mailbox_id);
-	return store_walk_prefix(txn, dbi, kb, 4, msg_each, &w);
+	struct sub_walk *w = arg;
+	char name[STORE_MAILBOX_NAME_MAX];
+	if (k->mv_size <= 4 || k->mv_size - 4 >= sizeof(name))
+		return ERR_CORRUPT;
+	memcpy(name, (const char *)k->mv_data + 4, k->mv_size - 4);
+	name[k->mv_size - 4] = '\0';
+	return w->cb(name, w->arg);
 }
 
 int
-store_msg_iter(struct store_rtxn *r, uint32_t mailbox_id,
-	       int (*cb)(const struct store_msg *, void *), void *arg)
+store_subscription_iter(struct store_rtxn *r, uint32_t account_id,
+			int (*cb)(const char *name, void *), void *arg)
 {
-	return msg_walk(r->txn, r->st->dbi[DB_MSG], mailbox_id, cb, arg);
+	unsigned char kb[4];
+	struct sub_walk w = { cb, arg };
+	be32_put(kb, account_id);
+	return store_walk_prefix(r->txn, r->st->dbi[DB_SUBSCRIPTION], kb, 4,
+	    sub_each, &w);
 }
 
-struct purge_ctx {
-	struct store_wtxn *w;
-};
+/* ---- create, delete, rename ---- */
 
-static int
-purge_one(const struct store_msg *m, void *arg)
+int
+store_op_mailbox_create(struct store_wtxn *w, void *arg)
 {
-	struct purge_ctx *p = arg;
-	return store_blob_unref(p->w, m->blob_id);
+	struct store_mailbox_op *op = arg;
+	struct store_mailbox m;
+	int r = store_mailbox_create(w, op->account_id, op->name, op->special,
+	    &m);
+	if (r < 0)
+		return r;
+	op->mailbox_id_r = m.id;
+	op->uidvalidity_r = m.uidvalidity;
+	return 0;
 }
 
 int
 store_mailbox_purge(struct store_wtxn *w, const struct store_mailbox *m)
 {
-	struct purge_ctx p = { w };
 	unsigned char kb[4 + STORE_MAILBOX_NAME_MAX], ib[4];
-	MDB_cursor *c;
-	MDB_val k, v;
+	MDB_val k;
 	int r, rc;
 
-	if ((r = msg_walk(w->txn, w->st->dbi[DB_MSG], m->id, purge_one,
-	    &p)) < 0)
+	if ((r = store_msg_purge_all(w, m->id)) < 0)
 		return r;
-	/* Then drop the message records themselves. */
-	if ((rc = mdb_cursor_open(w->txn, w->st->dbi[DB_MSG], &c)) != 0)
-		return store_err(rc);
-	be32_put(ib, m->id);
-	unsigned char start[8];
-	memcpy(start, ib, 4);
-	be32_put(start + 4, 0);
-	/* Look the prefix up again after each delete: the cursor position
-	 * after deleting the last record of the table is not a record. */
-	for (;;) {
-		k.mv_size = 8;
-		k.mv_data = start;
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		if (rc != 0 || k.mv_size != 8 || be32_get(k.mv_data) != m->id)
-			break;
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return store_err(rc);
-
 	if ((r = mailbox_key(m->account_id, m->name, kb, &k)) < 0)
 		return r;
 	if ((rc = mdb_del(w->txn, w->st->dbi[DB_MAILBOX], &k, NULL)) != 0)
 		return store_err(rc);
+	be32_put(ib, m->id);
 	k.mv_size = 4;
 	k.mv_data = ib;
 	rc = mdb_del(w->txn, w->st->dbi[DB_MAILBOX_ID], &k, NULL);
+	store_wtxn_touch(w, m->id);
 	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
 }
 
 int
-store_op_deliver(struct store_wtxn *w, void *arg)
+store_op_mailbox_delete(struct store_wtxn *w, void *arg)
 {
-	struct store_delivery *d = arg;
-	unsigned char kb[4 + STORE_MAILBOX_NAME_MAX];
+	struct store_mailbox_op *op = arg;
+	struct store_mailbox m;
+	int r = mailbox_get_txn(w->txn, w->st, op->account_id, op->name, &m);
+	if (r == 0)
+		return ERR_NOTFOUND;
+	if (r < 0)
+		return r;
+	return store_mailbox_purge(w, &m);
+}
+
+struct rename_ctx {
+	const char *old;
+	size_t old_len;
+	size_t n, cap;
+	struct store_mailbox *list;
+	int err;
+};
+
+/* rename_collect - the mailbox itself and every name under "old/". */
+static int
+rename_collect(const struct store_mailbox *m, void *arg)
+{
+	struct rename_ctx *c = arg;
+	if (strcmp(m->name, c->old) != 0 &&
+	    !(strncmp(m->name, c->old, c->old_len) == 0 &&
+	    m->name[c->old_len] == '/'))
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		struct store_mailbox *l = realloc(c->list, cap * sizeof(*l));
+		if (l == NULL)
+			return ERR_NOMEM;
+		c->list = l;
+		c->cap = cap;
+	}
+	c->list[c->n++] = *m;
+	return 0;
+}
+
+struct uid_list {
+	uint32_t *uids;
+	size_t n, cap;
+};
+
+static int
+uid_collect(const struct store_msg *m, void *arg)
+{
+	struct uid_list *l = arg;
+	if (l->n < l->cap)
+		l->uids[l->n++] = m->uid;
+	return 0;
+}
+
+/* rename_inbox - RFC 3501 6.3.5: INBOX's messages move to a new mailbox;
+ * INBOX stays, empty (its inferiors, if any, do not move). */
+static int
+rename_inbox(struct store_wtxn *w, struct store_mailbox_op *op)
+{
+	struct store_mailbox inbox, dst;
+	int r = mailbox_get_txn(w->txn, w->st, op->account_id, "INBOX",
+	    &inbox);
+	if (r <= 0)
+		return r == 0 ? ERR_NOTFOUND : r;
+	if ((r = store_mailbox_create(w, op->account_id, op->new_name,
+	    STORE_SPECIAL_NONE, &dst)) < 0)
+		return r;
+	size_t n = inbox.n_messages;
+	uint32_t *uids = n ? calloc(n, sizeof(*uids)) : NULL;
+	uint32_t *out = n ? calloc(n, sizeof(*out)) : NULL;
+	if (n && (uids == NULL || out == NULL)) {
+		free(uids);
+		free(out);
+		return ERR_NOMEM;
+	}
+	struct store_rtxn rt = { w->st, w->txn, NULL };
+	struct uid_list ul = { uids, 0, n };
+	r = store_msg_iter(&rt, inbox.id, uid_collect, &ul);
+	if (r == 0 && ul.n > 0) {
+		struct store_copy_op cp = { inbox.id, dst.id, ul.n, uids, true,
+			out, 0 };
+		r = store_op_copy(w, &cp);
+	}
+	free(uids);
+	free(out);
+	op->mailbox_id_r = dst.id;
+	return r;
+}
+
+int
+store_op_mailbox_rename(struct store_wtxn *w, void *arg)
+{
+	struct store_mailbox_op *op = arg;
+	struct store_rtxn rt = { w->st, w->txn, NULL };
+	struct rename_ctx c = { op->name, strlen(op->name), 0, 0, NULL, 0 };
 	int r;
 
-	if (d->n_rcpt == 0 || d->n_rcpt > UINT32_MAX)
-		return ERR_INVAL;
-	if ((r = store_blob_put(w, d->sealed, d->sealed_len, d->size,
-	    (uint32_t)d->n_rcpt, &d->blob_id_r)) < 0)
-		return r;
-	for (size_t i = 0; i < d->n_rcpt; i++) {
-		struct store_mailbox mb;
-		MDB_val k, v;
-		mailbox_key(d->account_ids[i], "INBOX", kb, &k);
-		int rc = mdb_get(w->txn, w->st->dbi[DB_MAILBOX], &k, &v);
-		if (rc != 0)
-			return rc == MDB_NOTFOUND ? ERR_NOTFOUND :
-			    store_err(rc);
-		if ((r = store_mailbox_decode(&k, &v, &mb)) < 0)
-			return r;
-		if (mb.uidnext == UINT32_MAX)
-			return ERR_LIMIT;
-		struct store_msg m = {
-			.mailbox_id = mb.id,
-			.uid = mb.uidnext,
-			.blob_id = d->blob_id_r,
-			.size = d->size,
-			.internaldate = d->internaldate,
-			.modseq = mb.highestmodseq + 1,
-			.flags = 0,
-		};
-		if ((r = msg_put(w, &m)) < 0)
-			return r;
-		mb.uidnext++;
-		mb.highestmodseq = m.modseq;
-		mb.n_messages++;
-		mb.n_unseen++;
-		mb.total_size += d->size;
-		if ((r = store_mailbox_put(w, &mb)) < 0)
-			return r;
-		d->uids_r[i] = m.uid;
-		d->mailbox_ids_r[i] = mb.id;
+	if (strcmp(op->name, "INBOX") == 0)
+		return rename_inbox(w, op);
+	if ((r = store_mailbox_iter(&rt, op->account_id, rename_collect,
+	    &c)) < 0)
+		goto out;
+	if (c.n == 0) {
+		r = ERR_NOTFOUND;
+		goto out;
 	}
-	return 0;
+	/* Check every target first: a rename is all or nothing. */
+	for (size_t i = 0; i < c.n; i++) {
+		char target[STORE_MAILBOX_NAME_MAX];
+		struct store_mailbox x;
+		if (str_fmt(target, sizeof(target), "%s%s", op->new_name,
+		    c.list[i].name + c.old_len) < 0) {
+			r = ERR_LIMIT;
+			goto out;
+		}
+		if ((r = mailbox_get_txn(w->txn, w->st, op->account_id, target,
+		    &x)) != 0) {
+			r = r > 0 ? ERR_EXISTS : r;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < c.n; i++) {
+		unsigned char kb[4 + STORE_MAILBOX_NAME_MAX];
+		MDB_val k;
+		struct store_mailbox m = c.list[i];
+		if ((r = mailbox_key(m.account_id, m.name, kb, &k)) < 0)
+			goto out;
+		if ((r = store_err(mdb_del(w->txn, w->st->dbi[DB_MAILBOX], &k,
+		    NULL))) < 0)
+			goto out;
+		char target[STORE_MAILBOX_NAME_MAX];
+		str_fmt(target, sizeof(target), "%s%s", op->new_name,
+		    m.name + c.old_len);
+		str_copy(m.name, sizeof(m.name), target);
+		if ((r = store_mailbox_put(w, &m)) < 0 ||
+		    (r = id_put(w, m.id, m.account_id, m.name)) < 0)
+			goto out;
+		store_wtxn_touch(w, m.id);
+	}
+	r = 0;
+out:
+	free(c.list);
+	return r;
+}
+
+int
+store_op_claim_recent(struct store_wtxn *w, void *arg)
+{
+	struct store_recent_op *op = arg;
+	struct store_mailbox mb;
+	int r = store_mailbox_load(w, op->mailbox_id, &mb);
+	if (r < 0)
+		return r;
+	op->first_r = mb.first_recent_uid;
+	op->uidnext_r = mb.uidnext;
+	if (mb.first_recent_uid == mb.uidnext)
+		return 0;
+	mb.first_recent_uid = mb.uidnext;
+	return store_mailbox_put(w, &mb);
 }

@@ -9,6 +9,7 @@
 #include "store_int.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -52,6 +53,54 @@ req_finish(struct store_req *q)
 	req_reply(q);
 }
 
+void
+store_wtxn_touch(struct store_wtxn *w, uint32_t mailbox_id)
+{
+	for (size_t i = 0; i < w->n_touched; i++)
+		if (w->touched[i] == mailbox_id)
+			return;
+	if (w->n_touched == STORE_TOUCH_MAX) {
+		w->touch_overflow = true;
+		return;
+	}
+	w->touched[w->n_touched++] = mailbox_id;
+}
+
+void
+store_set_commit_hook(struct store *st, store_commit_hook *fn, void *arg)
+{
+	st->commit_hook = fn;
+	st->commit_hook_arg = arg;
+}
+
+/* touched_merge - what one committed operation changed, into the batch's
+ * list (grown as needed; on allocation failure the ids are dropped and
+ * sessions catch up at their next command). */
+static void
+touched_merge(struct store_wtxn *w, uint32_t **ids, size_t *n, size_t *cap)
+{
+	/* Too many to list: id 0 tells listeners that anything changed. */
+	if (w->touch_overflow && w->n_touched < STORE_TOUCH_MAX + 1)
+		w->touched[w->n_touched - 1] = 0;
+	for (size_t i = 0; i < w->n_touched; i++) {
+		size_t k;
+		for (k = 0; k < *n; k++)
+			if ((*ids)[k] == w->touched[i])
+				break;
+		if (k < *n)
+			continue;
+		if (*n == *cap) {
+			size_t nc = *cap ? *cap * 2 : 64;
+			uint32_t *p = realloc(*ids, nc * sizeof(*p));
+			if (p == NULL)
+				return;
+			*ids = p;
+			*cap = nc;
+		}
+		(*ids)[(*n)++] = w->touched[i];
+	}
+}
+
 /* run_batch - one transaction for the whole list; sets each result. */
 static void
 run_batch(struct store *st, struct store_req *list, unsigned n)
@@ -59,6 +108,8 @@ run_batch(struct store *st, struct store_req *list, unsigned n)
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
 	struct store_req *q;
+	uint32_t *ids = NULL;
+	size_t n_ids = 0, cap_ids = 0;
 
 	if (rc != 0) {
 		log_warnx("- store txn_begin failed error=\"%s\"",
@@ -68,7 +119,9 @@ run_batch(struct store *st, struct store_req *list, unsigned n)
 		return;
 	}
 	for (q = list; q != NULL; q = q->next) {
-		struct store_wtxn w = { st, NULL };
+		struct store_wtxn w;
+		memset(&w, 0, sizeof(w));
+		w.st = st;
 		rc = mdb_txn_begin(st->env, txn, 0, &w.txn);
 		if (rc != 0) {
 			q->result = store_err(rc);
@@ -79,6 +132,8 @@ run_batch(struct store *st, struct store_req *list, unsigned n)
 			mdb_txn_abort(w.txn);
 		} else if ((rc = mdb_txn_commit(w.txn)) != 0) {
 			q->result = store_err(rc);
+		} else {
+			touched_merge(&w, &ids, &n_ids, &cap_ids);
 		}
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0) {
@@ -87,7 +142,10 @@ run_batch(struct store *st, struct store_req *list, unsigned n)
 		for (q = list; q != NULL; q = q->next)
 			if (q->result >= 0)
 				q->result = store_err(rc);
+	} else if (n_ids > 0 && st->commit_hook != NULL) {
+		st->commit_hook(ids, n_ids, st->commit_hook_arg);
 	}
+	free(ids);
 	pthread_mutex_lock(&st->mtx);
 	st->stats.commits++;
 	st->stats.ops += n;
@@ -200,7 +258,9 @@ int
 store_exec(struct store *st, store_op_fn *op, void *arg)
 {
 	if (!st->writer_running) {
-		struct store_wtxn w = { st, NULL };
+		struct store_wtxn w;
+		memset(&w, 0, sizeof(w));
+		w.st = st;
 		int rc = mdb_txn_begin(st->env, NULL, 0, &w.txn);
 		if (rc != 0)
 			return store_err(rc);

@@ -112,6 +112,9 @@ class Gateway:
         self.domain = self.domains[0]
         self.port_sub = free_port()
         self.port_subs = free_port()
+        self.port_imap = free_port()
+        self.port_imaps = free_port()
+        self.port_https = free_port()
         self.proc = None
         self.extra = dict(extra or {})
         self.write_config()
@@ -130,6 +133,9 @@ class Gateway:
             "store_map_size": "1G",
             "smtp_submission_listen": "127.0.0.1:%d" % self.port_sub,
             "smtp_submission_tls_listen": "127.0.0.1:%d" % self.port_subs,
+            "imap_listen": "127.0.0.1:%d" % self.port_imap,
+            "imap_tls_listen": "127.0.0.1:%d" % self.port_imaps,
+            "http_listen": "127.0.0.1:%d" % self.port_https,
             "dev_demo_accounts": "no",
             "network_threads": "2",
             "auth_fail_delay": "0s",
@@ -273,6 +279,28 @@ class Gateway:
         if login is not None:
             c.login(login, password)
         return c
+
+    def imap(self, implicit=False, login=None, password=None):
+        """An imaplib client over STARTTLS or implicit TLS, logged in
+        when login is given."""
+        import imaplib
+        if implicit:
+            c = imaplib.IMAP4_SSL("127.0.0.1", self.port_imaps,
+                                  ssl_context=self.ssl_context(), timeout=30)
+        else:
+            c = imaplib.IMAP4("127.0.0.1", self.port_imap, timeout=30)
+            c.starttls(ssl_context=self.ssl_context())
+        if login is not None:
+            c.login(login, password)
+        return c
+
+    def deliver(self, sender, password, rcpts, msg):
+        """Submit msg (bytes) over SMTP; returns the refused dict."""
+        c = self.smtp(login=sender, password=password)
+        try:
+            return c.sendmail(sender, rcpts, msg)
+        finally:
+            c.quit()
 
     def raw(self, implicit=False):
         return RawSMTP("127.0.0.1",

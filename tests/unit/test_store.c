@@ -189,7 +189,7 @@ static int
 op_blob_put(struct store_wtxn *w, void *arg)
 {
 	struct blob_put *b = arg;
-	return store_blob_put(w, b->sealed, b->len, b->size, b->refs,
+	return store_blob_put(w, b->sealed, b->len, b->size, b->refs, NULL, 0,
 	    &b->id_r);
 }
 
@@ -869,7 +869,6 @@ test_mailboxes_standard(void **state)
 		assert_int_equal(m->account_id, a1);
 		assert_int_equal(m->uidnext, 1);
 		assert_int_equal(m->highestmodseq, 1);
-		assert_int_equal(m->subscribed, 1);
 		assert_int_equal(m->n_messages, 0);
 		assert_int_equal(m->n_unseen, 0);
 		assert_int_equal(m->total_size, 0);
@@ -1059,7 +1058,7 @@ test_deliver(void **state)
 	struct buf sealed;
 	uint32_t ids[2] = { a1, a1 }, uids[2], mbs[2];
 	seal(f->st, "dup", &sealed);
-	struct store_delivery d = { buf_data(&sealed), buf_len(&sealed), 3, 0,
+	struct store_delivery d = { buf_data(&sealed), buf_len(&sealed), NULL, 0, 3, 0,
 		2, ids, uids, mbs, 0 };
 	assert_int_equal(store_exec(f->st, store_op_deliver, &d), 0);
 	assert_int_equal(uids[0], 4);
@@ -1084,7 +1083,7 @@ test_deliver_deleted_account(void **state)
 	uint32_t a2 = create_account(f->st, "two@example.org", NULL, 0, 0);
 	seal(f->st, "hello\r\n", &sealed);
 	uint32_t ids[2] = { a1, a2 };
-	struct store_delivery d = { buf_data(&sealed), buf_len(&sealed), 7, 0,
+	struct store_delivery d = { buf_data(&sealed), buf_len(&sealed), NULL, 0, 7, 0,
 		2, ids, uids, mbs, 0 };
 	assert_int_equal(store_exec(f->st, store_op_deliver, &d), 0);
 	uint64_t first_blob = d.blob_id_r;
@@ -1170,7 +1169,7 @@ test_account_delete(void **state)
 	 * shared with the other account. */
 	seal(f->st, "own body\r\n", &sealed);
 	uint32_t ids[2] = { victim, keep }, uids[2], mbs[2];
-	struct store_delivery d = { buf_data(&sealed), buf_len(&sealed), 10,
+	struct store_delivery d = { buf_data(&sealed), buf_len(&sealed), NULL, 0, 10,
 		0, 1, ids, uids, mbs, 0 };
 	struct deliver_many dm = { &d, N_ELEMENTS(own), own };
 	assert_int_equal(store_exec(f->st, op_deliver_many, &dm), 0);
@@ -1246,7 +1245,7 @@ test_account_delete_all(void **state)
 	uint32_t a1 = create_account(f->st, "only@example.org", NULL, 0, 0);
 	uint32_t ids[1] = { a1 };
 	seal(f->st, "the only message\r\n", &sealed);
-	struct store_delivery d = { buf_data(&sealed), buf_len(&sealed), 18,
+	struct store_delivery d = { buf_data(&sealed), buf_len(&sealed), NULL, 0, 18,
 		0, 1, ids, uids, mbs, 0 };
 	assert_int_equal(store_exec(f->st, store_op_deliver, &d), 0);
 	buf_free(&sealed);
@@ -1514,8 +1513,8 @@ test_map_full(void **state)
 	buf_init(&sealed, 1024);
 	assert_int_equal(store_blob_seal(f->st, "x", 1, &sealed), 0);
 	uint32_t ids0[1] = { a0 }, uids0[1], mbs0[1];
-	struct store_delivery d0 = { buf_data(&sealed), buf_len(&sealed), 1,
-		0, 1, ids0, uids0, mbs0, 0 };
+	struct store_delivery d0 = { buf_data(&sealed), buf_len(&sealed), NULL,
+		0, 1, 0, 1, ids0, uids0, mbs0, 0 };
 	assert_int_equal(store_exec(f->st, store_op_deliver, &d0), 0);
 	buf_free(&sealed);
 	for (unsigned i = 0; i < N_ELEMENTS(blob_ids); i++) {
@@ -1525,7 +1524,7 @@ test_map_full(void **state)
 		assert_int_equal(store_blob_seal(f->st, body, sizeof(body),
 		    &sealed), 0);
 		struct store_delivery d = { buf_data(&sealed),
-			buf_len(&sealed), sizeof(body), i, 1, ids, uids, mbs,
+			buf_len(&sealed), NULL, 0, sizeof(body), i, 1, ids, uids, mbs,
 			0 };
 		r = store_exec(f->st, store_op_deliver, &d);
 		buf_free(&sealed);
@@ -1543,7 +1542,7 @@ test_map_full(void **state)
 	assert_int_equal(store_blob_seal(f->st, body, sizeof(body), &sealed),
 	    0);
 	uint32_t ids[1] = { a1 }, uids[1], mbs[1];
-	struct store_delivery d = { buf_data(&sealed), buf_len(&sealed),
+	struct store_delivery d = { buf_data(&sealed), buf_len(&sealed), NULL, 0,
 		sizeof(body), 0, 1, ids, uids, mbs, 0 };
 	assert_int_equal(store_exec(f->st, store_op_deliver, &d),
 	    ERR_STORE_FULL);
