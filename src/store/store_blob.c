@@ -124,6 +124,7 @@ blob_open_range(const struct store *st, const unsigned char *v, size_t vlen,
 	tmp = malloc(csize);
 	if (tmp == NULL)
 		return ERR_NOMEM;
+	size_t start = out->len;
 	uint64_t first = off / csize, last = (off + want - 1) / csize;
 	for (uint64_t i = first; i <= last; i++) {
 		size_t clen = len - i * csize;
@@ -136,10 +137,12 @@ blob_open_range(const struct store *st, const unsigned char *v, size_t vlen,
 		if (crypto_aead_xchacha20poly1305_ietf_decrypt(tmp, &olen,
 		    NULL, c, clen + BLOB_TAG, ad, sizeof(ad), nonce,
 		    st->key) != 0) {
+			/* Hand out nothing of a body that fails its check. */
 			sodium_memzero(tmp, csize);
 			free(tmp);
-			sodium_memzero(out->data + out->len,
-			    out->cap - out->len);
+			sodium_memzero(out->data + start, out->len - start);
+			out->len = start;
+			out->data[start] = '\0';
 			return ERR_CORRUPT;
 		}
 		uint64_t cstart = i * (uint64_t)csize;
