@@ -33,7 +33,9 @@
 #include "core/net.h"
 #include "core/str.h"
 #include "core/workers.h"
+#include "api/api.h"
 #include "daemon/demo.h"
+#include "imap/imap.h"
 #include "pki/pki.h"
 #include "smtp/smtp.h"
 #include "store/store.h"
@@ -41,15 +43,23 @@
 #define MAX_LISTENERS 32
 #define MAX_THREADS 64
 
+enum proto {
+	PROTO_SMTP,
+	PROTO_IMAP,
+	PROTO_HTTPS,
+};
+
 struct binding {
 	struct loop *loop;
-	enum smtp_listener_kind kind;
+	enum proto proto;
+	int kind;		/* enum smtp_listener_kind or imap_... */
 	struct evconnlistener *lev;
 };
 
 struct listen_sock {
 	int fd;
-	enum smtp_listener_kind kind;
+	enum proto proto;
+	int kind;
 	char addr[128];
 };
 
@@ -62,6 +72,7 @@ static struct {
 	unsigned n_socks;
 	struct binding bindings[MAX_THREADS][MAX_LISTENERS];
 	unsigned loops_done;
+	unsigned servers_left[MAX_THREADS];	/* SMTP and IMAP to stop */
 	bool stopping;
 	struct store *store;
 	struct workers *workers;
@@ -86,7 +97,10 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	  struct sockaddr *sa, int len, void *arg)
 {
 	struct binding *b = arg;
-	smtp_accept(b->loop, fd, sa, b->kind);
+	if (b->proto == PROTO_SMTP)
+		smtp_accept(b->loop, fd, sa, (enum smtp_listener_kind)b->kind);
+	else
+		imap_accept(b->loop, fd, sa, (enum imap_listener_kind)b->kind);
 }
 
 static int
@@ -95,11 +109,16 @@ bind_all(const struct config *cfg)
 	char err[256];
 	const struct {
 		const struct config_list *l;
-		enum smtp_listener_kind kind;
+		enum proto proto;
+		int kind;
 	} groups[] = {
-		{ &cfg->smtp_submission_listen, SMTP_LISTENER_SUBMISSION },
-		{ &cfg->smtp_submission_tls_listen,
+		{ &cfg->smtp_submission_listen, PROTO_SMTP,
+		  SMTP_LISTENER_SUBMISSION },
+		{ &cfg->smtp_submission_tls_listen, PROTO_SMTP,
 		  SMTP_LISTENER_SUBMISSION_TLS },
+		{ &cfg->imap_listen, PROTO_IMAP, IMAP_LISTENER_STARTTLS },
+		{ &cfg->imap_tls_listen, PROTO_IMAP, IMAP_LISTENER_TLS },
+		{ &cfg->http_listen, PROTO_HTTPS, 0 },
 	};
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		for (size_t i = 0; i < groups[g].l->n; i++) {
@@ -112,6 +131,7 @@ bind_all(const struct config *cfg)
 				    "%s\n", err);
 				return ERR_IO;
 			}
+			ls->proto = groups[g].proto;
 			ls->kind = groups[g].kind;
 			str_copy(ls->addr, sizeof(ls->addr), groups[g].l->v[i]);
 			d.n_socks++;
@@ -129,9 +149,13 @@ loop_finished(void *arg)
 		loop_exit(d.main_loop);
 }
 
+/* sessions_done - one server of a loop has no session left; the loop
+ * ends when both have none. */
 static void
 sessions_done(struct loop *l)
 {
+	if (--d.servers_left[loop_index(l)] > 0)
+		return;
 	loop_post(d.main_loop, loop_finished, NULL);
 	loop_exit(l);
 }
@@ -148,9 +172,12 @@ stop_loop(void *arg)
 			d.bindings[idx][i].lev = NULL;
 		}
 	}
+	api_detach(l);
 	unsigned grace = cfg ? (unsigned)cfg->shutdown_grace : 30;
 	config_unref(&cfg);
+	d.servers_left[idx] = 2;
 	smtp_shutdown(l, grace, sessions_done);
+	imap_shutdown(l, grace, sessions_done);
 }
 
 static void
@@ -300,6 +327,15 @@ banner(const struct config *cfg)
 	for (size_t i = 0; i < cfg->smtp_submission_tls_listen.n; i++)
 		printf("  SMTP submissions  %-22s implicit TLS, then AUTH\n",
 		    cfg->smtp_submission_tls_listen.v[i]);
+	for (size_t i = 0; i < cfg->imap_listen.n; i++)
+		printf("  IMAP              %-22s STARTTLS, then LOGIN\n",
+		    cfg->imap_listen.v[i]);
+	for (size_t i = 0; i < cfg->imap_tls_listen.n; i++)
+		printf("  IMAPS             %-22s implicit TLS\n",
+		    cfg->imap_tls_listen.v[i]);
+	for (size_t i = 0; i < cfg->http_listen.n; i++)
+		printf("  HTTPS             %-22s client autoconfiguration\n",
+		    cfg->http_listen.v[i]);
 	printf("  Local domains:    ");
 	for (size_t i = 0; i < cfg->local_domains.n; i++)
 		printf("%s%s", i ? ", " : "", cfg->local_domains.v[i]);
@@ -467,16 +503,25 @@ main(int argc, char **argv)
 		for (unsigned k = 0; k < d.n_socks; k++) {
 			struct binding *b = &d.bindings[i][k];
 			b->loop = d.loops[i];
+			b->proto = d.socks[k].proto;
 			b->kind = d.socks[k].kind;
+			if (b->proto == PROTO_HTTPS) {
+				if (api_attach(d.loops[i], d.socks[k].fd) < 0)
+					fatalx("cannot serve HTTPS on %s",
+					    d.socks[k].addr);
+				continue;
+			}
 			b->lev = net_attach(d.loops[i], d.socks[k].fd, on_accept,
 			    b);
 			if (b->lev == NULL)
 				fatalx("cannot watch listener %s",
 				    d.socks[k].addr);
 		}
+	}
+	imap_init(d.store, d.loops, d.n_loops);
+	for (unsigned i = 0; i < d.n_loops; i++)
 		if (loop_start(d.loops[i]) < 0)
 			fatalx("cannot start event loop %u", i);
-	}
 
 	struct event *sterm = evsignal_new(loop_base(d.main_loop), SIGTERM,
 	    on_term, NULL);

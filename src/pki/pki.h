@@ -40,8 +40,27 @@ int pki_tls_server_new(const struct config *cfg, SSL_CTX **ctx_r, char *err,
 SSL_CTX *pki_tls_server_current(void);	/* new reference: SSL_CTX_free */
 void pki_tls_server_set(SSL_CTX *ctx);	/* takes a reference */
 
-/* pki_tls_describe - "version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384
- * bits=256" for Received headers and logs. */
-void pki_tls_describe(SSL *ssl, char *out, size_t size);
+
+/* ---- TLS bufferevents (shared by the protocol servers) ---- */
+
+struct bufferevent;
+struct event_base;
+
+/* pki_bev_accept - a server-side TLS bufferevent on fd (implicit TLS),
+ * on the current context; NULL on failure (fd is then closed). */
+struct bufferevent *pki_bev_accept(struct event_base *base, int fd);
+/* pki_bev_starttls - layer server TLS over an open plaintext
+ * bufferevent (which the result then owns); NULL on failure. */
+struct bufferevent *pki_bev_starttls(struct event_base *base,
+				     struct bufferevent *plain);
+/* pki_bev_output_pending - bytes not yet given to the kernel, counting
+ * the TLS records waiting under a STARTTLS filter. */
+size_t pki_bev_output_pending(struct bufferevent *bev);
+/* pki_bev_error - the most useful OpenSSL reason of a failed
+ * bufferevent ("no shared cipher", "unsupported protocol"), or "". */
+void pki_bev_error(struct bufferevent *bev, char *out, size_t size);
+/* pki_bev_describe - negotiated version, cipher and bits. */
+void pki_bev_describe(struct bufferevent *bev, char *version, size_t vsize,
+		      char *cipher, size_t csize, int *bits);
 
 #endif

@@ -191,13 +191,3 @@ pki_tls_server_set(SSL_CTX *ctx)
 	pthread_mutex_unlock(&cur_mtx);
 	SSL_CTX_free(old);
 }
-
-void
-pki_tls_describe(SSL *ssl, char *out, size_t size)
-{
-	const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
-	int alg_bits = 0;
-	int bits = c ? SSL_CIPHER_get_bits(c, &alg_bits) : 0;
-	snprintf(out, size, "version=%s cipher=%s bits=%d",
-	    SSL_get_version(ssl), c ? SSL_CIPHER_get_name(c) : "none", bits);
-}

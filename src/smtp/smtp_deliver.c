@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "mime/mime.h"
+#include "mime/mime_struct.h"
 
 #define FROM_ADDRS_MAX 16
 #define TRACE_MAX 2048
@@ -30,6 +31,7 @@ struct deliver_job {
 	struct store_delivery d;
 	struct smtp_session *s;
 	struct buf sealed;
+	struct buf info;		/* IMAP's view of the message */
 	uint32_t *ids;
 	uint32_t *uids;
 	uint32_t *mboxes;
@@ -41,6 +43,7 @@ static void
 job_free(struct deliver_job *j)
 {
 	buf_free(&j->sealed);
+	buf_free(&j->info);
 	free(j->ids);
 	free(j->uids);
 	free(j->mboxes);
@@ -272,6 +275,7 @@ smtp_deliver(struct smtp_session *s)
 		goto tempfail;
 	j->s = s;
 	buf_init(&j->sealed, SIZE_MAX / 2);
+	buf_init(&j->info, SIZE_MAX / 2);
 	buf_init(&plain, s->cfg->smtp_max_message_size + TRACE_MAX);
 	if (trace_headers(s, &plain, no_from, no_date, no_msgid) < 0 ||
 	    buf_add(&plain, msg, len) < 0)
@@ -299,9 +303,21 @@ smtp_deliver(struct smtp_session *s)
 		j->addrs[j->n] = s->rcpts[i].addr;
 		j->n++;
 	}
+	/* What IMAP will ask of this message is computed once, now. */
+	struct mime_info mi;
+	mime_info_init(&mi);
+	int pr = mime_info_parse(buf_data(&plain), buf_len(&plain), &mi);
+	if ((pr == 0 || pr == ERR_LIMIT) &&
+	    mime_info_encode(&mi, &j->info) == 0)
+		pr = 0;
+	mime_info_free(&mi);
+	if (pr < 0)
+		goto tempfail_plain;
 	if (store_blob_seal(smtp_store(), buf_data(&plain), buf_len(&plain),
 	    &j->sealed) < 0)
 		goto tempfail_plain;
+	j->d.info = buf_data(&j->info);
+	j->d.info_len = buf_len(&j->info);
 	j->d.sealed = buf_data(&j->sealed);
 	j->d.sealed_len = buf_len(&j->sealed);
 	j->d.size = buf_len(&plain);

@@ -17,8 +17,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
-#include <openssl/err.h>
 #include <sodium.h>
 
 #include "core/config.h"
@@ -180,26 +178,13 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* output_pending - bytes not yet handed to the kernel. After STARTTLS
- * the session writes into a TLS filter whose records wait in the
- * underlying socket bufferevent: both count. */
-static size_t
-output_pending(struct smtp_session *s)
-{
-	size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
-	struct bufferevent *u = bufferevent_get_underlying(s->bev);
-	if (u != NULL)
-		n += evbuffer_get_length(bufferevent_get_output(u));
-	return n;
-}
-
 static void
 underlying_drained(struct evbuffer *buf,
 		   const struct evbuffer_cb_info *info, void *arg)
 {
 	struct smtp_session *s = arg;
 	if (!s->freeing && evbuffer_get_length(buf) == 0 &&
-	    output_pending(s) == 0)
+	    pki_bev_output_pending(s->bev) == 0)
 		smtp_release(s);
 }
 
@@ -207,7 +192,7 @@ underlying_drained(struct evbuffer *buf,
 static void
 close_when_flushed(struct smtp_session *s)
 {
-	if (output_pending(s) == 0) {
+	if (pki_bev_output_pending(s->bev) == 0) {
 		smtp_release(s);
 		return;
 	}
@@ -346,33 +331,14 @@ close_deadline(struct smtp_session *s, time_t sec)
 static void
 tls_note(struct smtp_session *s)
 {
-	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-	if (ssl == NULL)
-		return;
-	const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
-	int alg_bits = 0;
-	str_copy(s->tls_version, sizeof(s->tls_version), SSL_get_version(ssl));
-	str_copy(s->tls_cipher, sizeof(s->tls_cipher),
-	    c ? SSL_CIPHER_get_name(c) : "none");
-	s->tls_bits = c ? SSL_CIPHER_get_bits(c, &alg_bits) : 0;
+	pki_bev_describe(s->bev, s->tls_version, sizeof(s->tls_version),
+	    s->tls_cipher, sizeof(s->tls_cipher), &s->tls_bits);
 	s->is_tls = true;
 	struct logline ll;
 	logl_begin(&ll, s->id, "smtp", "tls");
 	logl_str(&ll, "version", s->tls_version);
 	logl_str(&ll, "cipher", s->tls_cipher);
 	logl_emit(&ll, LOG_INFO);
-}
-
-/* new_ssl - an SSL object on the current server context. */
-static SSL *
-new_ssl(void)
-{
-	SSL_CTX *ctx = pki_tls_server_current();
-	if (ctx == NULL)
-		return NULL;
-	SSL *ssl = SSL_new(ctx);
-	SSL_CTX_free(ctx);
-	return ssl;
 }
 
 static void
@@ -385,12 +351,6 @@ handshake_timeout(struct smtp_session *s)
 void
 smtp_starttls(struct smtp_session *s)
 {
-	SSL *ssl = new_ssl();
-	if (ssl == NULL) {
-		smtp_reply(s, "454 4.7.0 TLS not available due to local "
-		    "problem");
-		return;
-	}
 	smtp_reply(s, "220 2.0.0 Ready to start TLS");
 	/* RFC 3207 section 4.2 / Postfix: whatever the client sent after
 	 * STARTTLS in plaintext must never be read as a command. */
@@ -400,17 +360,13 @@ smtp_starttls(struct smtp_session *s)
 		evbuffer_drain(in, junk);
 		log_info("%s smtp starttls discarded=%zu", s->id, junk);
 	}
-	struct bufferevent *tls = bufferevent_openssl_filter_new(
-	    loop_base(s->loop), s->bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	struct bufferevent *tls = pki_bev_starttls(loop_base(s->loop), s->bev);
 	if (tls == NULL) {
-		/* The filter constructor frees ssl on failure. */
 		smtp_reply(s, "421 4.7.0 TLS failed");
 		smtp_close(s);
 		return;
 	}
 	s->bev = tls;
-	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
 	bufferevent_setcb(tls, smtp_read_cb, smtp_write_cb, smtp_event_cb, s);
 	bufferevent_enable(tls, EV_READ | EV_WRITE);
 	handshake_timeout(s);
@@ -466,19 +422,16 @@ smtp_accept(struct loop *l, int fd, const struct sockaddr *sa,
 	buf_init(&s->msg, cfg->smtp_max_message_size);
 
 	if (kind == SMTP_LISTENER_SUBMISSION_TLS) {
-		SSL *ssl = new_ssl();
-		if (ssl != NULL)
-			s->bev = bufferevent_openssl_socket_new(loop_base(l),
-			    fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-			    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		s->bev = pki_bev_accept(loop_base(l), fd);	/* closes fd */
 		s->state = SMTP_STATE_TLS_WAIT;
 	} else {
 		s->bev = bufferevent_socket_new(loop_base(l), fd,
 		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 		s->state = SMTP_STATE_COMMAND;
+		if (s->bev == NULL)
+			close(fd);
 	}
 	if (s->bev == NULL) {
-		close(fd);
 		config_unref(&s->cfg);
 		buf_free(&s->msg);
 		free(s);
@@ -501,7 +454,6 @@ smtp_accept(struct loop *l, int fd, const struct sockaddr *sa,
 	logl_emit(&ll, LOG_INFO);
 
 	if (kind == SMTP_LISTENER_SUBMISSION_TLS) {
-		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
 		handshake_timeout(s);
 	} else {
 		smtp_set_timeout(s, false);
@@ -553,20 +505,8 @@ smtp_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
-		unsigned long e;
-		char detail[256] = "";
-		/* libevent queues the SSL_get_error() category first; the
-		 * OpenSSL reason (no shared cipher, unsupported protocol)
-		 * is the most useful one to keep. */
-		while ((e = bufferevent_get_openssl_error(bev)) != 0) {
-			if (ERR_GET_LIB(e) == 0 && detail[0] != '\0')
-				continue;
-			const char *reason = ERR_reason_error_string(e);
-			if (reason != NULL)
-				snprintf(detail, sizeof(detail), "%s", reason);
-			else if (detail[0] == '\0')
-				ERR_error_string_n(e, detail, sizeof(detail));
-		}
+		char detail[256];
+		pki_bev_error(bev, detail, sizeof(detail));
 		struct logline ll;
 		logl_begin(&ll, s->id, "smtp", "error");
 		logl_str(&ll, "reason", detail[0] ? detail : "connection error");

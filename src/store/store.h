@@ -183,6 +183,7 @@ struct store_mailbox {
 	uint32_t uidnext;
 	uint64_t highestmodseq;
 	uint8_t special_use;
+	bool noselect;		/* kept only as the parent of others */
 	uint32_t n_messages;
 	uint32_t n_unseen;
 	uint64_t total_size;
@@ -265,13 +266,18 @@ struct store_mailbox_op {
 	const char *name;
 	const char *new_name;		/* rename */
 	uint8_t special;		/* create */
+	bool parents;			/* create, rename: make missing
+					 * superior names first */
 	bool subscribe;			/* subscribe: on or off */
 	uint32_t mailbox_id_r;		/* create */
 	uint32_t uidvalidity_r;		/* create */
 };
 /* create: ERR_EXISTS if the name exists. */
 int store_op_mailbox_create(struct store_wtxn *w, void *arg);
-/* delete: the mailbox and its messages; children are left alone. */
+/* delete: the mailbox and its messages. When it has inferiors, the name
+ * stays as \Noselect (RFC 3501 6.3.4) and the inferiors are kept; a
+ * \Noselect name with inferiors cannot be deleted (ERR_PERM). Create on a
+ * \Noselect name makes it a mailbox again, with a new UIDVALIDITY. */
 int store_op_mailbox_delete(struct store_wtxn *w, void *arg);
 /* rename: the mailbox and every name under "name/" move; renaming INBOX
  * moves its messages into a new mailbox new_name and leaves INBOX empty
@@ -283,6 +289,7 @@ int store_op_subscribe(struct store_wtxn *w, void *arg);
  * the caller; first_recent_uid moves to uidnext. */
 struct store_recent_op {
 	uint32_t mailbox_id;
+	uint32_t upto;			/* 0: up to uidnext - 1 */
 	uint32_t first_r;		/* first UID now recent for the caller */
 	uint32_t uidnext_r;
 };

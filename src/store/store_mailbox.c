@@ -64,6 +64,7 @@ store_mailbox_decode(const MDB_val *k, const MDB_val *v,
 	m->uidnext = dec_u32(&d);
 	m->highestmodseq = dec_u64(&d);
 	m->special_use = dec_u8(&d);
+	m->noselect = dec_u8(&d) != 0;
 	m->n_messages = dec_u32(&d);
 	m->n_unseen = dec_u32(&d);
 	m->total_size = dec_u64(&d);
@@ -89,6 +90,7 @@ store_mailbox_put(struct store_wtxn *w, const struct store_mailbox *m)
 	enc_u32(&e, m->uidnext);
 	enc_u64(&e, m->highestmodseq);
 	enc_u8(&e, m->special_use);
+	enc_u8(&e, m->noselect ? 1 : 0);
 	enc_u32(&e, m->n_messages);
 	enc_u32(&e, m->n_unseen);
 	enc_u64(&e, m->total_size);
@@ -130,8 +132,23 @@ store_mailbox_create(struct store_wtxn *w, uint32_t account_id,
 	if ((r = mailbox_key(account_id, name, kb, &k)) < 0)
 		return r;
 	int rc = mdb_get(w->txn, w->st->dbi[DB_MAILBOX], &k, &v);
-	if (rc == 0)
-		return ERR_EXISTS;
+	if (rc == 0) {
+		/* A \Noselect name becomes a mailbox again, with a new
+		 * UIDVALIDITY: clients must not trust what they cached. */
+		if ((r = store_mailbox_decode(&k, &v, m)) < 0)
+			return r;
+		if (!m->noselect)
+			return ERR_EXISTS;
+		if ((r = store_meta_next(w, "next_uidvalidity",
+		    (uint64_t)time(NULL), &uidv)) < 0)
+			return r;
+		m->noselect = false;
+		m->uidvalidity = (uint32_t)(uidv & 0xffffffffu);
+		if (m->uidvalidity == 0)
+			m->uidvalidity = 1;
+		m->special_use = special;
+		return store_mailbox_put(w, m);
+	}
 	if (rc != MDB_NOTFOUND)
 		return store_err(rc);
 	if ((r = store_meta_next(w, "next_mailbox", 1, &id)) < 0 ||
@@ -323,12 +340,37 @@ store_subscription_iter(struct store_rtxn *r, uint32_t account_id,
 
 /* ---- create, delete, rename ---- */
 
+/* make_parents - every missing superior of name ("a" and "a/b" for
+ * "a/b/c"), as plain mailboxes (RFC 3501 6.3.3). */
+static int
+make_parents(struct store_wtxn *w, uint32_t account_id, const char *name)
+{
+	char sup[STORE_MAILBOX_NAME_MAX];
+	for (const char *p = strchr(name, '/'); p != NULL;
+	     p = strchr(p + 1, '/')) {
+		struct store_mailbox m;
+		if (str_copyn(sup, sizeof(sup), name, (size_t)(p - name)) < 0)
+			return ERR_LIMIT;
+		int r = mailbox_get_txn(w->txn, w->st, account_id, sup, &m);
+		if (r < 0)
+			return r;
+		if (r == 0 && (r = store_mailbox_create(w, account_id, sup,
+		    STORE_SPECIAL_NONE, &m)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 int
 store_op_mailbox_create(struct store_wtxn *w, void *arg)
 {
 	struct store_mailbox_op *op = arg;
 	struct store_mailbox m;
-	int r = store_mailbox_create(w, op->account_id, op->name, op->special,
+	int r;
+	if (op->parents && (r = make_parents(w, op->account_id,
+	    op->name)) < 0)
+		return r;
+	r = store_mailbox_create(w, op->account_id, op->name, op->special,
 	    &m);
 	if (r < 0)
 		return r;
@@ -358,17 +400,51 @@ store_mailbox_purge(struct store_wtxn *w, const struct store_mailbox *m)
 	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
 }
 
+struct child_find {
+	const char *name;
+	size_t len;
+	bool found;
+};
+
+static int
+child_find(const struct store_mailbox *m, void *arg)
+{
+	struct child_find *c = arg;
+	if (strncmp(m->name, c->name, c->len) == 0 && m->name[c->len] == '/') {
+		c->found = true;
+		return 1;
+	}
+	return 0;
+}
+
 int
 store_op_mailbox_delete(struct store_wtxn *w, void *arg)
 {
 	struct store_mailbox_op *op = arg;
 	struct store_mailbox m;
+	struct store_rtxn rt = { w->st, w->txn, NULL };
+	struct child_find cf = { op->name, strlen(op->name), false };
 	int r = mailbox_get_txn(w->txn, w->st, op->account_id, op->name, &m);
 	if (r == 0)
 		return ERR_NOTFOUND;
 	if (r < 0)
 		return r;
-	return store_mailbox_purge(w, &m);
+	if ((r = store_mailbox_iter(&rt, op->account_id, child_find,
+	    &cf)) < 0)
+		return r;
+	if (!cf.found)
+		return store_mailbox_purge(w, &m);
+	if (m.noselect)
+		return ERR_PERM;
+	/* Inferiors stay: the name remains, empty and \Noselect. */
+	if ((r = store_msg_purge_all(w, m.id)) < 0)
+		return r;
+	m.noselect = true;
+	m.n_messages = m.n_unseen = 0;
+	m.total_size = 0;
+	m.keywords[0] = '\0';
+	store_wtxn_touch(w, m.id);
+	return store_mailbox_put(w, &m);
 }
 
 struct rename_ctx {
@@ -457,6 +533,9 @@ store_op_mailbox_rename(struct store_wtxn *w, void *arg)
 	struct rename_ctx c = { op->name, strlen(op->name), 0, 0, NULL, 0 };
 	int r;
 
+	if (op->parents && (r = make_parents(w, op->account_id,
+	    op->new_name)) < 0)
+		return r;
 	if (strcmp(op->name, "INBOX") == 0)
 		return rename_inbox(w, op);
 	if ((r = store_mailbox_iter(&rt, op->account_id, rename_collect,
@@ -515,8 +594,10 @@ store_op_claim_recent(struct store_wtxn *w, void *arg)
 		return r;
 	op->first_r = mb.first_recent_uid;
 	op->uidnext_r = mb.uidnext;
-	if (mb.first_recent_uid == mb.uidnext)
+	uint32_t to = op->upto != 0 && op->upto < mb.uidnext ? op->upto + 1 :
+	    mb.uidnext;
+	if (to <= mb.first_recent_uid)
 		return 0;
-	mb.first_recent_uid = mb.uidnext;
+	mb.first_recent_uid = to;
 	return store_mailbox_put(w, &mb);
 }

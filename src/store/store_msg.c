@@ -524,12 +524,17 @@ store_op_copy(struct store_wtxn *w, void *arg)
 	struct store_mailbox src, dst;
 	int r;
 
-	if ((r = store_mailbox_load(w, op->src_mailbox_id, &src)) < 0 ||
-	    (r = store_mailbox_load(w, op->dst_mailbox_id, &dst)) < 0)
+	if ((r = store_mailbox_load(w, op->src_mailbox_id, &src)) < 0)
 		return r;
-	if (src.id == dst.id)
+	/* COPY into the mailbox itself duplicates; a MOVE there would be a
+	 * no-op that changes UIDs: refuse it. */
+	bool self = op->src_mailbox_id == op->dst_mailbox_id;
+	if (self && op->move)
 		return ERR_INVAL;
-	op->uidvalidity_r = dst.uidvalidity;
+	if (!self && (r = store_mailbox_load(w, op->dst_mailbox_id, &dst)) < 0)
+		return r;
+	struct store_mailbox *d = self ? &src : &dst;
+	op->uidvalidity_r = d->uidvalidity;
 	for (size_t i = 0; i < op->n; i++) {
 		struct store_msg m;
 		op->dst_uids_r[i] = 0;
@@ -539,7 +544,7 @@ store_op_copy(struct store_wtxn *w, void *arg)
 		if (r == 0)
 			continue;
 		struct store_msg c = m;
-		if ((r = store_msg_add(w, &dst, &c)) < 0)
+		if ((r = store_msg_add(w, d, &c)) < 0)
 			return r;
 		op->dst_uids_r[i] = c.uid;
 		/* The copy shares the body: one more reference, taken before
@@ -549,7 +554,7 @@ store_op_copy(struct store_wtxn *w, void *arg)
 		if (op->move && (r = msg_remove(w, &src, &m)) < 0)
 			return r;
 	}
-	if ((r = store_mailbox_put(w, &dst)) < 0)
+	if ((r = store_mailbox_put(w, d)) < 0)
 		return r;
 	return op->move ? store_mailbox_put(w, &src) : 0;
 }

@@ -7,10 +7,13 @@ The IMAP integration tests run against one of two targets:
   Gateway; users are made with the real CLI, new mail arrives over SMTP.
 - "dovecot" (IMAP_TARGET=dovecot): a private Dovecot from Debian
   (dovecot-imapd, installed with apt when missing) on free loopback ports,
-  with its own configuration, maildirs and run folder in a temporary
+  with its own configuration, mailboxes and run folder in a temporary
   folder, stopped and removed afterwards. It is the reference that shows
   the tests themselves are right. New mail is APPENDed from another
-  connection.
+  connection. Its mailboxes are in sdbox, Dovecot's own format, which
+  follows RFC 3501 where Maildir++ does not (RENAME INBOX, DELETE of a
+  mailbox with children); DOVECOT_MAIL_LOCATION=maildir:~/Maildir tries
+  the other.
 
 Dovecot takes a connection whose client and server addresses are equal
 as secure (plaintext LOGIN allowed, no LOGINDISABLED), so the private
@@ -396,7 +399,17 @@ class RawIMAP:
             self.pending.append(r)
 
     def cmd(self, parts, timeout=None):
-        tag = self.send_cmd(parts)
+        """Send a command and read to its tagged response. A connection
+        the server closed gives status BYE (after * BYE) or EOF."""
+        try:
+            tag = self.send_cmd(parts)
+        except (OSError, ssl.SSLError):
+            try:
+                while True:
+                    self.pending.append(self.read_response(1))
+            except Exception:  # noqa: BLE001 - closed: keep what came
+                pass
+            return self._closed("A%03d" % self.n)
         if isinstance(tag, Resp):
             return tag
         return self.wait_tagged(tag, timeout)
@@ -680,7 +693,7 @@ auth_failure_delay = 0
 {users}
 first_valid_uid = {uid}
 mail_max_userip_connections = 1000
-mail_location = maildir:~/Maildir
+mail_location = {mail_location}
 mail_fsync = never
 mail_plugins = quota
 imap_max_line_length = 64k
@@ -717,6 +730,13 @@ plugin {{
   quota = maildir:User quota
   quota_rule = *:storage=100G
   quota_max_mail_size = 25M
+}}
+# No growing delay after failed logins from the same address: the tests
+# fail logins on purpose.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 service imap-login {{
   inet_listener imap {{
@@ -766,7 +786,6 @@ class DovecotTarget(Target):
 
     def start(self):
         import pwd
-        import grp
         self._ensure_installed()
         t = self.tmp
         for d in ("run", "state", "mail"):
@@ -788,8 +807,7 @@ class DovecotTarget(Target):
             users = ("default_internal_user = %s\ndefault_login_user = %s\n"
                      % (me, me))
         os.chown(os.path.join(t, "mail"), uid, gid)
-        with open(os.path.join(t, "passwd"), "w") as f:
-            f.write("")
+        self._write_users(os.path.join(t, "passwd"))
         os.chmod(os.path.join(t, "passwd"), 0o644)
         self.port_imap = _free_port(self.host)
         self.port_imaps = _free_port(self.host)
@@ -798,8 +816,9 @@ class DovecotTarget(Target):
             f.write(DOVECOT_CONF.format(
                 name="imapt-%d-%d" % (os.getpid(), self.port_imap), tmp=t,
                 host=self.host, uid=uid, gid=gid, users=users,
+                mail_location=os.environ.get("DOVECOT_MAIL_LOCATION",
+                                             "sdbox:~/sdbox"),
                 port_imap=self.port_imap, port_imaps=self.port_imaps))
-        del grp
         self.out = open(os.path.join(t, "dovecot.out"), "ab")
         self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.conf],
                                      stdout=self.out, stderr=self.out,
@@ -833,18 +852,32 @@ class DovecotTarget(Target):
         return ssl.create_default_context(
             cafile=os.path.join(self.tmp, "server.crt"))
 
-    def _add_user(self, addr, password):
+    POOL = 400
+
+    def _write_users(self, path):
+        """Dovecot does not reliably see users added to a passwd-file
+        while it runs, so a pool of accounts is written before it starts
+        and new_user() hands them out."""
         try:
             import warnings
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 import crypt  # deprecated in 3.11, gone in 3.13
             scheme = "SHA512-CRYPT"
-            h = crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512))
+            h = crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_SHA512))
         except ImportError:
-            scheme, h = "PLAIN", password
-        with open(os.path.join(self.tmp, "passwd"), "a") as f:
-            f.write("%s:{%s}%s::::::\n" % (addr, scheme, h))
+            scheme, h = "PLAIN", PASSWORD
+        with open(path, "w") as f:
+            for n in range(self.POOL):
+                f.write("u%04d@%s:{%s}%s::::::\n" % (n, self.domain, scheme,
+                                                     h))
+
+    def new_user(self, name="u"):
+        if self._users >= self.POOL:
+            raise RuntimeError("no more Dovecot test accounts")
+        addr = "u%04d@%s" % (self._users, self.domain)
+        self._users += 1
+        return addr, PASSWORD
 
     def deliver(self, user, subject="New mail", body="Bonjour.\r\n"):
         self.append(user, make_message("sender@" + self.domain, user,
@@ -898,3 +931,49 @@ def run(t, target, *fns):
         target.stop()
 
     run_tests(t, *(list(fns) + [stop_target]))
+
+
+def list_entries(resp, kind="LIST"):
+    """{name: (set of attributes, delimiter)} of the * LIST (or * LSUB)
+    responses; names as sent (modified UTF-7)."""
+    out = {}
+    for u in resp.untagged:
+        m = re.match(rb"\* %s " % kind.encode(), u, re.I)
+        if not m:
+            continue
+        toks = parse(u[m.end():])
+        name = toks[2]
+        if isinstance(name, bytes):
+            name = name.decode("utf-8", "replace")
+        delim = toks[1].decode() if isinstance(toks[1], bytes) else toks[1]
+        out[str(name)] = (set(str(a) for a in toks[0]), delim)
+    return out
+
+
+def status_items(resp, mailbox=None):
+    """{ITEM: int} of the * STATUS response (for mailbox when given)."""
+    for u in resp.untagged:
+        m = re.match(rb"\* STATUS ", u, re.I)
+        if not m:
+            continue
+        toks = parse(u[m.end():])
+        name = toks[0]
+        if isinstance(name, bytes):
+            name = name.decode("utf-8", "replace")
+        if mailbox is not None and str(name) != mailbox:
+            continue
+        lst = toks[1]
+        return {str(lst[i]).upper(): lst[i + 1]
+                for i in range(0, len(lst) - 1, 2)}
+    return None
+
+
+def resp_code_value(resp, name):
+    """The arguments of a response code such as [UIDVALIDITY n] found in
+    the tagged text or an untagged OK (str), or None."""
+    texts = [resp.text or ""] + resp.lines()
+    for txt in texts:
+        m = re.search(r"\[%s(?: ([^\]]*))?\]" % re.escape(name), txt, re.I)
+        if m:
+            return m.group(1) if m.group(1) is not None else ""
+    return None

@@ -4,7 +4,7 @@
  * credential checks on a worker pool against a real store: accepted,
  * refused, unknown, disabled, answered from the cache, cache invalidation.
  */
-#define _GNU_SOURCE	/* nftw */
+/* _GNU_SOURCE comes from the build flags */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -4,7 +4,7 @@
  * files), sealed blobs, accounts, mailboxes, delivery, group commit with
  * nested transactions, a full map and a small reader table.
  */
-#define _GNU_SOURCE	/* memmem, nftw */
+/* _GNU_SOURCE (memmem, nftw) comes from the build flags */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
