@@ -120,7 +120,9 @@ static void
 loop_break(void *arg)
 {
 	struct loop *l = arg;
-	event_base_loopbreak(l->base);
+	/* loopexit, not loopbreak: callbacks already active (deferred
+	 * bufferevent frees among them) still run. */
+	event_base_loopexit(l->base, NULL);
 }
 
 void

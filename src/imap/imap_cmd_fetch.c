@@ -366,11 +366,19 @@ filter_header(const struct fetch_item *it, const char *hdr, size_t len,
 	return buf_add(out, "\r\n", 2);
 }
 
+/* put_literal - an IMAP literal of p[len]. A literal cannot carry NUL
+ * (RFC 3501 CHAR8): like Dovecot, NUL goes out as 0x80. */
 static void
 put_literal(struct buf *o, const char *p, size_t len)
 {
 	buf_addf(o, "{%zu}\r\n", len);
-	buf_add(o, p, len);
+	size_t start = buf_len(o);
+	if (buf_add(o, p, len) < 0)
+		return;
+	char *d = o->data + start;
+	for (char *z = memchr(d, '\0', len); z != NULL;
+	     z = memchr(z + 1, '\0', len - (size_t)(z + 1 - d)))
+		*z = (char)0x80;
 }
 
 /* section_bytes - the bytes one section item returns (before partial). */

@@ -28,8 +28,8 @@
 #include "pki/pki.h"
 
 #define MAX_LOOPS 64
-#define LINE_BUF_MAX (16 * 1024 * 1024 + 8)
 #define MAX_TOKENS 100000
+#define SASL_LINE_MAX 16384
 
 struct loop_sessions {
 	struct imap_session *head;
@@ -709,10 +709,13 @@ dispatch(struct imap_session *s)
 	def->fn(s);
 }
 
-/* take_line - the next complete line (CRLF removed); 1, 0 for "need
- * more", -1 when it was refused (an answer was sent). */
+/* take_line - the next complete line, made contiguous in the input
+ * buffer and pointed at by *line_r (CRLF not counted in *len_r); the
+ * caller drains *used_r bytes once done with it. 1, 0 for "need more",
+ * -1 when it was refused (an answer was sent). */
 static int
-take_line(struct imap_session *s, char *line, size_t *len_r)
+take_line(struct imap_session *s, char **line_r, size_t *len_r,
+	  size_t *used_r)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	size_t avail = evbuffer_get_length(in), eol_len;
@@ -740,12 +743,17 @@ take_line(struct imap_session *s, char *line, size_t *len_r)
 		imap_bad(s, "Command line too long");
 		return -1;
 	}
-	if (evbuffer_remove(in, line, n) != (int)n)
-		return 0;
+	char *line = (char *)evbuffer_pullup(in, (ev_ssize_t)n);
+	if (line == NULL) {
+		imap_write(s, "* BYE Out of memory");
+		imap_close(s);
+		return -1;
+	}
+	*used_r = n;
 	n--;
 	if (n > 0 && line[n - 1] == '\r')
 		n--;
-	line[n] = '\0';
+	*line_r = line;
 	*len_r = n;
 	return 1;
 }
@@ -779,16 +787,32 @@ literal_refused(struct imap_session *s, bool sync, const char *why)
 		imap_done(s, "BAD", "%s", why);
 }
 
-static void
-on_line(struct imap_session *s, const char *line, size_t len)
-{
-	uint64_t lit_len = 0;
-	bool sync = true;
+struct line_result {
+	enum imap_line_result r;
+	uint64_t lit_len;
+	bool sync;
 	const char *why;
+};
 
-	enum imap_line_result r = imap_cmdbuf_line(&s->cmd, line, len,
-	    &lit_len, &sync, &why);
-	if (r == IMAP_LINE_ERROR) {
+/* tokenize - the part of a line's handling that needs the line. */
+static void
+tokenize(struct imap_session *s, const char *line, size_t len,
+	 struct line_result *lr)
+{
+	lr->lit_len = 0;
+	lr->sync = true;
+	lr->why = NULL;
+	lr->r = imap_cmdbuf_line(&s->cmd, line, len, &lr->lit_len, &lr->sync,
+	    &lr->why);
+}
+
+static void
+on_line(struct imap_session *s, const struct line_result *lr)
+{
+	uint64_t lit_len = lr->lit_len;
+	bool sync = lr->sync;
+
+	if (lr->r == IMAP_LINE_ERROR) {
 		struct imap_args a = { &s->cmd, 0 };
 		const char *tag;
 		size_t tlen;
@@ -802,11 +826,12 @@ on_line(struct imap_session *s, const char *line, size_t len)
 		s->io = IMAP_IO_RUN;
 		s->def = NULL;
 		char text[160];
-		snprintf(text, sizeof(text), "Error in IMAP command: %s", why);
+		snprintf(text, sizeof(text), "Error in IMAP command: %s",
+		    lr->why);
 		imap_bad(s, text);
 		return;
 	}
-	if (r == IMAP_LINE_DONE) {
+	if (lr->r == IMAP_LINE_DONE) {
 		if (s->cmd.n_toks == 0) {
 			imap_cmdbuf_reset(&s->cmd);
 			return;	/* an empty line: nothing to answer */
@@ -873,31 +898,46 @@ literal_input(struct imap_session *s)
 static void
 imap_process(struct imap_session *s)
 {
-	static __thread char *line;
-	size_t len;
+	char *line;
+	size_t len, used;
 
-	if (line == NULL) {
-		line = malloc(LINE_BUF_MAX);
-		if (line == NULL)
-			return;
-	}
 	while (!s->freeing && s->bev != NULL && s->pending == 0) {
 		switch (s->io) {
 		case IMAP_IO_LINE:
 		case IMAP_IO_SASL:
 		case IMAP_IO_IDLE: {
-			int r = take_line(s, line, &len);
+			int r = take_line(s, &line, &len, &used);
 			if (r == 0)
 				return;
 			if (r < 0)
 				continue;
+			/* Copy what is needed out of the input buffer and drain
+			 * the line before acting on it: the action may write,
+			 * switch to TLS (which discards what follows) or end
+			 * the session. */
+			struct evbuffer *in = bufferevent_get_input(s->bev);
+			if (s->io == IMAP_IO_LINE) {
+				struct line_result lr;
+				tokenize(s, line, len, &lr);
+				evbuffer_drain(in, used);
+				on_line(s, &lr);
+				continue;
+			}
+			char small[SASL_LINE_MAX];
+			size_t n = len < sizeof(small) ? len : sizeof(small) - 1;
+			memcpy(small, line, n);
+			small[n] = '\0';
+			evbuffer_drain(in, used);
 			if (s->io == IMAP_IO_SASL) {
-				imap_sasl_line(s, line, len);
-				sodium_memzero(line, len);
-			} else if (s->io == IMAP_IO_IDLE) {
-				imap_idle_line(s, line, len);
+				if (len >= sizeof(small)) {
+					s->io = IMAP_IO_RUN;
+					imap_bad(s, "SASL response too long");
+				} else {
+					imap_sasl_line(s, small, n);
+				}
+				sodium_memzero(small, n);
 			} else {
-				on_line(s, line, len);
+				imap_idle_line(s, small, n);
 			}
 			continue;
 		}

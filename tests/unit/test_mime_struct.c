@@ -40,7 +40,6 @@
 static const char *
 srcdir(void)
 {
-	static char dir[PATH_MAX_LEN];
 	const char *env = getenv("MSSGATE_SRCDIR");
 
 	if (env != NULL && *env != '\0')
@@ -48,6 +47,7 @@ srcdir(void)
 #ifdef MSSGATE_SRCDIR
 	return MSSGATE_SRCDIR;
 #else
+	static char dir[PATH_MAX_LEN];
 	const char *suffix = "tests/unit/test_mime_struct.c";
 	size_t n = strlen(__FILE__), sl = strlen(suffix);
 	if (n < sl || n - sl >= sizeof(dir))
