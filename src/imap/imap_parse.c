@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "core/err.h"
+#include "core/str.h"
 
 void
 imap_cmdbuf_init(struct imap_cmdbuf *c, size_t max_data, size_t max_toks,
@@ -147,10 +148,13 @@ imap_cmdbuf_line(struct imap_cmdbuf *c, const char *line, size_t len,
 					}
 					i++;
 					q = (unsigned char)line[i];
-				} else if (q >= 0x80 || q == 0) {
+				} else if (q >= 0x80 || q == 0 || q == '\r' ||
+				    q == '\n') {
+					/* RFC 3501 9: QUOTED-CHAR excludes CR,
+					 * LF and 8-bit */
 					buf_free(&tmp);
-					*error_r = "8-bit or NUL octet in a "
-					    "quoted string (use a literal)";
+					*error_r = "CR, LF, NUL or 8-bit octet in "
+					    "a quoted string (use a literal)";
 					return IMAP_LINE_ERROR;
 				}
 				if (buf_addc(&tmp, (char)q) < 0) {
@@ -212,7 +216,7 @@ imap_cmdbuf_line(struct imap_cmdbuf *c, const char *line, size_t len,
 				unsigned d = 0;
 				while (i < len) {
 					a = (unsigned char)line[i];
-					if (a >= 0x80 || a < 0x20) {
+					if (a >= 0x7f || a < 0x20) {
 						*error_r = "invalid character in a "
 						    "section";
 						return IMAP_LINE_ERROR;
@@ -592,6 +596,9 @@ imap_utf7_decode(const char *in, size_t len, struct buf *out)
 		    (bits & ((1u << nbits) - 1)) != 0)
 			return ERR_PROTO;
 		i++;	/* '-' */
+		/* RFC 3501 5.1.3: no "&...-&...-": one name, one spelling */
+		if (i + 1 < len && in[i] == '&' && in[i + 1] != '-')
+			return ERR_PROTO;
 	}
 	return 0;
 }
@@ -655,29 +662,31 @@ int
 imap_utf7_encode(const char *in, size_t len, struct buf *out)
 {
 	const unsigned char *s = (const unsigned char *)in;
-	uint16_t units[512];
+	uint16_t *units;
 	size_t nu = 0, i = 0;
-	int r;
-	while (i < len) {
+	int r = 0;
+
+	/* Only valid UTF-8 (no overlong '/', no surrogates) has a name. */
+	if (!utf8_valid(in, len))
+		return ERR_PROTO;
+	/* at most one UTF-16 unit per input byte: one run, one shift */
+	units = malloc((len + 1) * sizeof(*units));
+	if (units == NULL)
+		return ERR_NOMEM;
+	while (i < len && r == 0) {
 		int32_t cp = utf8_next(s, len, &i);
-		if (cp < 0)
-			return ERR_PROTO;
-		if (cp >= 0x20 && cp <= 0x7e) {
-			if (nu > 0 && (r = flush_units(units, nu, out)) < 0)
-				return r;
-			nu = 0;
-			if (cp == '&')
-				r = buf_add(out, "&-", 2);
-			else
-				r = buf_addc(out, (char)cp);
-			if (r < 0)
-				return r;
-			continue;
+		if (cp < 0) {
+			r = ERR_PROTO;
+			break;
 		}
-		if (nu + 2 > sizeof(units) / sizeof(units[0])) {
-			if ((r = flush_units(units, nu, out)) < 0)
-				return r;
+		if (cp >= 0x20 && cp <= 0x7e) {
+			if (nu > 0)
+				r = flush_units(units, nu, out);
 			nu = 0;
+			if (r == 0)
+				r = cp == '&' ? buf_add(out, "&-", 2) :
+				    buf_addc(out, (char)cp);
+			continue;
 		}
 		if (cp >= 0x10000) {
 			uint32_t v = (uint32_t)cp - 0x10000;
@@ -687,7 +696,8 @@ imap_utf7_encode(const char *in, size_t len, struct buf *out)
 			units[nu++] = (uint16_t)cp;
 		}
 	}
-	if (nu > 0)
-		return flush_units(units, nu, out);
-	return 0;
+	if (r == 0 && nu > 0)
+		r = flush_units(units, nu, out);
+	free(units);
+	return r;
 }

@@ -336,12 +336,15 @@ check_wire(const char *what, const char *in, size_t len, const char *cmds,
 	for (size_t k = 0; k < N_ELEMENTS(chunks) && ok; k++) {
 		struct wire w;
 		wire_init(&w, max_data, max_toks, max_depth);
-		wire_run(&w, in, len, chunks[k], 0x9e3779b97f4a7c15ULL * (k + 1));
+		wire_run(&w, in, len, chunks[k],
+		    0x9e3779b97f4a7c15ULL * (k + 1));
 		if (strcmp(buf_data(&w.cmds), cmds) != 0) {
-			print_error("%s, chunk %zu: commands\n[%s]\nwant\n[%s]\n",
-			    what, chunks[k], buf_data(&w.cmds), cmds);
+			print_error("%s, chunk %zu: commands\n[%s]\n"
+			    "want\n[%s]\n", what, chunks[k], buf_data(&w.cmds),
+			    cmds);
 			ok = false;
-		} else if (lits != NULL && strcmp(buf_data(&w.lits), lits) != 0) {
+		} else if (lits != NULL &&
+		    strcmp(buf_data(&w.lits), lits) != 0) {
 			print_error("%s, chunk %zu: literals [%s] want [%s]\n",
 			    what, chunks[k], buf_data(&w.lits), lits);
 			ok = false;
@@ -396,7 +399,8 @@ static const struct line_ok line_ok_rows[] = {
 	{ "a FETCH 1:* (FLAGS (X (Y)) ())",
 	    "a FETCH 1:* ( FLAGS ( X ( Y ) ) ( ) )", 0, 0, 0 },
 	{ "a ID (\"name\" \"Thunderbird\" \"version\" \"115.0\")",
-	    "a ID ( \"name\" \"Thunderbird\" \"version\" \"115.0\" )", 0, 0, 0 },
+	    "a ID ( \"name\" \"Thunderbird\" \"version\" \"115.0\" )", 0,
+	    0, 0 },
 	{ "a ID NIL", "a ID NIL", 0, 0, 0 },
 	{ "a(b)c", "a ( b ) c", 0, 0, 0 },
 	{ "a\"b\"c", "a \"b\" c", 0, 0, 0 },
@@ -589,6 +593,8 @@ static const struct line_bad line_bad_rows[] = {
 	{ "a b c d e", 0, "arguments", 0, 4, 0 },
 	{ "a (b c)", 0, "arguments", 0, 4, 0 },
 	{ "a ()()", 0, "arguments", 0, 4, 0 },
+	{ "a b c (x)", 0, "arguments", 0, 3, 0 },
+	{ "a b c \"x\"", 0, "arguments", 0, 3, 0 },
 	{ "a (((b)))", 0, "nested", 0, 0, 2 },
 	{ "a ((b)) (((c)))", 0, "nested", 0, 0, 2 },
 	{ "((", 0, "nested", 0, 0, 1 },
@@ -820,8 +826,8 @@ static const struct wire_row wire_rows[] = {
 	    "a LOGIN {3+}\r\nbob {3+}\r\npwd\r\nb SELECT INBOX\r\nc NOOP\r\n",
 	    "a LOGIN {bob} {pwd}\nb SELECT INBOX\nc NOOP\n", "{3+}{3+}"),
 	WROW("mailbox name as a literal",
-	    "a CREATE {25}\r\nCompte-rendus \xc3\xa9" "chographie\r\n",
-	    "a CREATE {Compte-rendus \\xc3\\xa9" "chographie}\n", "{25}"),
+	    "a CREATE {26}\r\nCompte-rendus \xc3\xa9" "chographie\r\n",
+	    "a CREATE {Compte-rendus \\xc3\\xa9" "chographie}\n", "{26}"),
 	WROW("LF without CR", "a NOOP\nb {2}\nxy\n", "a NOOP\nb {xy}\n",
 	    "{2}"),
 	WROW("empty lines", "\r\n\r\na NOOP\r\n", "\n\na NOOP\n", ""),
@@ -956,7 +962,7 @@ test_cmdbuf_reset(void **state)
 {
 	struct imap_cmdbuf c;
 	struct buf got;
-	char line[300];
+	char line[320];
 
 	buf_init(&got, DEF_DATA);
 	imap_cmdbuf_init(&c, 64, 200, 2);
@@ -1037,8 +1043,8 @@ test_cmdbuf_reset(void **state)
 	assert_int_equal(feed_line(&c, line, 299, &(uint64_t){ 0 },
 	    &(bool){ false }, &(const char *){ NULL }), IMAP_LINE_DONE);
 	imap_cmdbuf_reset(&c);
-	line[299] = 'y';
-	assert_int_equal(feed_line(&c, line, 300, &(uint64_t){ 0 },
+	line[300] = 'y';	/* the 151st token */
+	assert_int_equal(feed_line(&c, line, 301, &(uint64_t){ 0 },
 	    &(bool){ false }, &(const char *){ NULL }), IMAP_LINE_ERROR);
 	imap_cmdbuf_reset(&c);
 	assert_int_equal(feed_str(&c, "b NOOP"), IMAP_LINE_DONE);
@@ -1062,41 +1068,59 @@ assemble(struct wire *w, const char *in, size_t len)
 	wire_run(w, in, len, 0, 0);
 	assert_false(w->in_lit);
 	assert_int_equal(buf_len(&w->line), 0);
-	assert_int_equal(strchr(buf_data(&w->cmds), '\n') -
-	    buf_data(&w->cmds), (long)buf_len(&w->cmds) - 1);
+	/* exactly one command, and complete */
+	const char *nl = strchr(buf_data(&w->cmds), '\n');
+	assert_non_null(nl);
+	assert_int_equal(nl + 1 - buf_data(&w->cmds), buf_len(&w->cmds));
 }
 
-/* no_match - every reader but the one named refuses the next token and
- * consumes nothing. */
+/* The readers, for refuse(). */
+#define R_ATOM 0x01
+#define R_ASTRING 0x02
+#define R_NSTRING 0x04
+#define R_STRING 0x08
+#define R_LITERAL 0x10
+#define R_LPAREN 0x20
+#define R_RPAREN 0x40
+#define R_ALL 0x7f
+
+/* refuse - each reader in the mask refuses the next token, consuming
+ * nothing and leaving the outputs alone. */
 static void
-no_match(struct imap_args *a, const char *except)
+refuse(struct imap_args *a, unsigned mask)
 {
 	size_t i = a->i;
 	const char *p = "untouched";
 	size_t len = 4242;
 
-	if (strcmp(except, "atom") != 0)
+	if (mask & R_ATOM)
 		assert_int_equal(imap_arg_atom(a, &p, &len), 0);
-	if (strcmp(except, "astring") != 0)
+	if (mask & R_ASTRING)
 		assert_int_equal(imap_arg_astring(a, &p, &len), 0);
-	if (strcmp(except, "nstring") != 0)
+	if (mask & R_NSTRING)
 		assert_int_equal(imap_arg_nstring(a, &p, &len), 0);
-	if (strcmp(except, "string") != 0)
+	if (mask & R_STRING)
 		assert_int_equal(imap_arg_string(a, &p, &len), 0);
-	if (strcmp(except, "literal") != 0)
+	if (mask & R_LITERAL)
 		assert_int_equal(imap_arg_literal(a, &p, &len), 0);
-	if (strcmp(except, "lparen") != 0)
+	if (mask & R_LPAREN)
 		assert_int_equal(imap_arg_lparen(a), 0);
-	if (strcmp(except, "rparen") != 0)
+	if (mask & R_RPAREN)
 		assert_int_equal(imap_arg_rparen(a), 0);
 	assert_int_equal(a->i, i);
 	assert_string_equal(p, "untouched");
 	assert_int_equal(len, 4242);
 }
 
+/* expect - a reader's result and value; the value is read through
+ * pointers, after the call (argument order is unspecified). */
 static void
-expect(int r, const char *p, size_t len, const char *want, size_t want_len)
+expect(int r, const char *const *pp, const size_t *lenp, const char *want,
+       size_t want_len)
 {
+	const char *p = *pp;
+	size_t len = *lenp;
+
 	assert_int_equal(r, 1);
 	assert_non_null(p);
 	assert_int_equal(len, want_len);
@@ -1120,27 +1144,24 @@ test_args(void **state)
 	assert_non_null(imap_arg_peek(&a));
 	assert_int_equal(imap_arg_peek(&a)->type, IMAP_TOK_ATOM);
 	assert_false(imap_arg_end(&a));
-	no_match(&a, "atom");
-	no_match(&a, "astring");
-	expect(imap_arg_atom(&a, &p, &len), p, len, "t1", 2);
-	expect(imap_arg_atom(&a, &p, &len), p, len, "FETCH", 5);
+	refuse(&a, R_STRING | R_LITERAL | R_LPAREN | R_RPAREN);
+	expect(imap_arg_atom(&a, &p, &len), &p, &len, "t1", 2);
+	expect(imap_arg_atom(&a, &p, &len), &p, &len, "FETCH", 5);
 	assert_true(imap_atom_is(p, len, "fetch"));
-	expect(imap_arg_astring(&a, &p, &len), p, len, "1:3", 3);
-	no_match(&a, "lparen");
+	expect(imap_arg_astring(&a, &p, &len), &p, &len, "1:3", 3);
+	refuse(&a, R_ALL & ~R_LPAREN);
 	assert_int_equal(imap_arg_lparen(&a), 1);
-	expect(imap_arg_nstring(&a, &p, &len), p, len, "FLAGS", 5);
-	expect(imap_arg_atom(&a, &p, &len), p, len,
+	expect(imap_arg_nstring(&a, &p, &len), &p, &len, "FLAGS", 5);
+	expect(imap_arg_atom(&a, &p, &len), &p, &len,
 	    "BODY.PEEK[HEADER.FIELDS (From To)]", 34);
 	/* a whole nested list in one skip */
 	assert_int_equal(imap_arg_peek(&a)->type, IMAP_TOK_LPAREN);
 	imap_arg_skip(&a);
-	no_match(&a, "string");
-	no_match(&a, "astring");
-	no_match(&a, "nstring");
-	expect(imap_arg_string(&a, &p, &len), p, len, "q s", 3);
+	refuse(&a, R_ATOM | R_LITERAL | R_LPAREN | R_RPAREN);
+	expect(imap_arg_string(&a, &p, &len), &p, &len, "q s", 3);
 	/* literals are strings, NUL included */
-	no_match(&a, "literal");
-	expect(imap_arg_literal(&a, &p, &len), p, len, "l\0t", 3);
+	refuse(&a, R_ATOM | R_LPAREN | R_RPAREN);
+	expect(imap_arg_literal(&a, &p, &len), &p, &len, "l\0t", 3);
 	/* NIL in any case is nil; as a string it is the word */
 	p = "x";
 	len = 9;
@@ -1150,21 +1171,21 @@ test_args(void **state)
 	p = "x";
 	assert_int_equal(imap_arg_nstring(&a, &p, &len), 1);
 	assert_null(p);
-	expect(imap_arg_nstring(&a, &p, &len), p, len, "NIL", 3);
+	expect(imap_arg_nstring(&a, &p, &len), &p, &len, "NIL", 3);
 	assert_int_equal(imap_arg_peek(&a)->type, IMAP_TOK_LITERAL);
-	expect(imap_arg_nstring(&a, &p, &len), p, len, "NIL", 3);
-	no_match(&a, "rparen");
+	expect(imap_arg_nstring(&a, &p, &len), &p, &len, "NIL", 3);
+	refuse(&a, R_ALL & ~R_RPAREN);
 	assert_int_equal(imap_arg_rparen(&a), 1);
 	/* the end: nothing matches, skip does nothing */
 	assert_true(imap_arg_end(&a));
 	assert_null(imap_arg_peek(&a));
-	no_match(&a, "");
+	refuse(&a, R_ALL);
 	imap_arg_skip(&a);
 	assert_int_equal(a.i, w.c.n_toks);
 
 	/* again, the same tokens through the other readers */
 	a.i = 0;
-	expect(imap_arg_astring(&a, &p, &len), p, len, "t1", 2);
+	expect(imap_arg_astring(&a, &p, &len), &p, &len, "t1", 2);
 	a.i = 3;
 	imap_arg_skip(&a);	/* the whole outer list */
 	assert_true(imap_arg_end(&a));
@@ -1172,17 +1193,17 @@ test_args(void **state)
 	imap_arg_skip(&a);	/* one atom */
 	assert_int_equal(a.i, 6);
 	imap_arg_skip(&a);	/* "(X (Y Z) ())" */
-	expect(imap_arg_astring(&a, &p, &len), p, len, "q s", 3);
-	expect(imap_arg_astring(&a, &p, &len), p, len, "l\0t", 3);
-	expect(imap_arg_astring(&a, &p, &len), p, len, "NIL", 3);
+	expect(imap_arg_astring(&a, &p, &len), &p, &len, "q s", 3);
+	expect(imap_arg_astring(&a, &p, &len), &p, &len, "l\0t", 3);
+	expect(imap_arg_astring(&a, &p, &len), &p, &len, "NIL", 3);
 	a.i = 6;
 	assert_int_equal(imap_arg_lparen(&a), 1);
-	expect(imap_arg_atom(&a, &p, &len), p, len, "X", 1);
+	expect(imap_arg_atom(&a, &p, &len), &p, &len, "X", 1);
 	imap_arg_skip(&a);	/* "(Y Z)" */
 	assert_int_equal(imap_arg_lparen(&a), 1);
 	imap_arg_skip(&a);	/* a ')' is one token */
 	assert_int_equal(imap_arg_rparen(&a), 1);
-	expect(imap_arg_string(&a, &p, &len), p, len, "q s", 3);
+	expect(imap_arg_string(&a, &p, &len), &p, &len, "q s", 3);
 	wire_free(&w);
 }
 
@@ -1206,10 +1227,10 @@ test_args_forms(void **state)
 		assert_int_equal(strlen(rows[i].in), rows[i].len);
 		assemble(&w, rows[i].in, rows[i].len);
 		struct imap_args a = { &w.c, 0 };
-		expect(imap_arg_atom(&a, &p, &len), p, len, "a", 1);
-		expect(imap_arg_atom(&a, &p, &len), p, len, "LOGIN", 5);
-		expect(imap_arg_astring(&a, &p, &len), p, len, "bob", 3);
-		expect(imap_arg_astring(&a, &p, &len), p, len, "s3cr3t!", 7);
+		expect(imap_arg_atom(&a, &p, &len), &p, &len, "a", 1);
+		expect(imap_arg_atom(&a, &p, &len), &p, &len, "LOGIN", 5);
+		expect(imap_arg_astring(&a, &p, &len), &p, &len, "bob", 3);
+		expect(imap_arg_astring(&a, &p, &len), &p, &len, "s3cr3t!", 7);
 		assert_true(imap_arg_end(&a));
 		wire_free(&w);
 	}
@@ -1292,23 +1313,28 @@ test_seqset_valid(void **state)
 static void
 test_seqset_invalid(void **state)
 {
-	static const char *const rows[] = {
-		"0", "1:0", "0:1", "", "1,", ",1", "a", "1::2", "4294967296",
-		"-1", "1:", ":1", ":", ",", "01", "1,,2", "**", "1:*:2",
-		"1:2:3", "1 ", " 1", "1.5", "+1", "$", "*1", "1*", "1,0",
-		"4294967296:1", "1:4294967296", "99999999999999999999999",
-		"18446744073709551617", "1;2", "1\0", "1:5,a",
+	static const struct {
+		const char *set;
+		size_t len;		/* 0: strlen */
+	} rows[] = {
+		{ "0", 0 }, { "1:0", 0 }, { "0:1", 0 }, { "", 0 }, { "1,", 0 },
+		{ ",1", 0 }, { "a", 0 }, { "1::2", 0 }, { "4294967296", 0 },
+		{ "-1", 0 }, { "1:", 0 }, { ":1", 0 }, { ":", 0 }, { ",", 0 },
+		{ "01", 0 }, { "1,,2", 0 }, { "**", 0 }, { "1:*:2", 0 },
+		{ "1:2:3", 0 }, { "1 ", 0 }, { " 1", 0 }, { "1.5", 0 },
+		{ "+1", 0 }, { "$", 0 }, { "*1", 0 }, { "1*", 0 }, { "1,0", 0 },
+		{ "4294967296:1", 0 }, { "1:4294967296", 0 },
+		{ "99999999999999999999999", 0 }, { "18446744073709551617", 0 },
+		{ "1;2", 0 }, { "1\0", 2 }, { "1:5,a", 0 }, { "1,2,3,", 0 },
 	};
 	struct imap_seqset s = { 0 };
 
 	for (size_t i = 0; i < N_ELEMENTS(rows); i++) {
-		size_t len = strlen(rows[i]);
-		if (strcmp(rows[i], "1") == 0)
-			len = 2;	/* "1\0" */
-		int r = imap_seqset_parse(rows[i], len, 100, &s);
+		size_t len = rows[i].len ? rows[i].len : strlen(rows[i].set);
+		int r = imap_seqset_parse(rows[i].set, len, 100, &s);
 		if (r != ERR_PROTO)
 			fail_msg("row %zu [%s]: got %d, want ERR_PROTO", i,
-			    rows[i], r);
+			    escaped(rows[i].set, len), r);
 	}
 	imap_seqset_free(&s);
 }
@@ -1455,15 +1481,20 @@ test_seqset_print(void **state)
 			fail_msg("row %zu: [%s] want [%s]", i, buf_data(&b),
 			    rows[i].want);
 		/* what is printed parses back to the same members */
-		if (rows[i].n > 0) {
-			assert_int_equal(imap_seqset_parse(buf_data(&b),
-			    buf_len(&b), 100, &s), 0);
-			for (size_t k = 0; k < rows[i].n; k++)
-				assert_true(imap_seqset_has(&s, rows[i].v[k],
-				    1));
-			assert_false(imap_seqset_has(&s, 0, 1));
-			assert_false(imap_seqset_has(&s, 8, 1));
+		if (rows[i].n == 0) {
+			buf_free(&b);
+			continue;
 		}
+		assert_int_equal(imap_seqset_parse(buf_data(&b), buf_len(&b),
+		    100, &s), 0);
+		for (uint32_t x = 0; x <= 12; x++) {
+			bool member = false;
+			for (size_t k = 0; k < rows[i].n; k++)
+				member = member || rows[i].v[k] == x;
+			assert_int_equal(imap_seqset_has(&s, x, 1), member);
+		}
+		for (size_t k = 0; k < rows[i].n; k++)
+			assert_true(imap_seqset_has(&s, rows[i].v[k], 1));
 		buf_free(&b);
 	}
 	imap_seqset_free(&s);
@@ -1660,22 +1691,36 @@ test_utf7_round_trip(void **state)
 		fail_msg("%zu round trips failed", bad);
 }
 
+/* long_name - n characters then "x": all U+00E9, or U+00E9 and U+1F600
+ * in turn (surrogate pairs). The caller frees it. */
+static char *
+long_name(size_t n, bool astral, size_t *len_r)
+{
+	char *s = malloc(4 * n + 2);
+	size_t len = 0;
+	assert_non_null(s);
+	for (size_t k = 0; k < n; k++)
+		len += put_utf8(s + len, astral && k % 2 ? 0x1f600 : 0xe9);
+	s[len++] = 'x';
+	*len_r = len;
+	return s;
+}
+
 /* Long names: round trips, and one base64 run however many characters
  * (RFC 3501 5.1.3: null shifts "-&" are not permitted). */
 static void
 test_utf7_long(void **state)
 {
-	static const size_t counts[] = { 1, 255, 256, 511, 512, 600, 1500 };
+	static const size_t counts[] = { 1, 255, 511, 512, 513, 600, 1500 };
 	size_t bad = 0;
 
 	for (size_t i = 0; i < N_ELEMENTS(counts); i++) {
-		size_t n = counts[i];
-		char *s = malloc(4 * n + 2);
-		assert_non_null(s);
-		size_t len = 0;
-		for (size_t k = 0; k < n; k++)
-			len += put_utf8(s + len, k % 2 ? 0xe9 : 0x1f600);
-		s[len++] = 'x';
+		size_t n = counts[i], len;
+		char *s = long_name(n, true, &len);
+		if (!check_round_trip(s, len))
+			bad++;
+		free(s);
+		s = long_name(n, false, &len);
 		if (!check_round_trip(s, len))
 			bad++;
 		struct buf e;
@@ -1686,8 +1731,7 @@ test_utf7_long(void **state)
 			if (w[k] == '&')
 				runs++;
 		if (runs != 1 || strstr(w, "-&") != NULL) {
-			print_error("%zu characters: %zu base64 runs\n", n,
-			    runs);
+			print_error("%zu x U+00E9: %zu base64 runs\n", n, runs);
 			bad++;
 		}
 		buf_free(&e);
@@ -1841,6 +1885,25 @@ test_utf7_bounds(void **state)
 	assert_int_equal(imap_utf7_encode("\xc3\xa9", 2, &b), 0);
 	assert_string_equal(buf_data(&b), "&AOk-");
 	buf_free(&b);
+
+	/* every maximum short of the output is refused, not overrun */
+	for (size_t i = 0; i < N_ELEMENTS(utf7_rows); i++) {
+		const char *u = utf7_rows[i].utf8, *w = utf7_rows[i].wire;
+		for (size_t max = 0; max <= strlen(u); max++) {
+			buf_init(&b, max);
+			int r = imap_utf7_decode(w, strlen(w), &b);
+			assert_int_equal(r, max < strlen(u) ? ERR_LIMIT : 0);
+			assert_true(buf_len(&b) <= max);
+			buf_free(&b);
+		}
+		for (size_t max = 0; max <= strlen(w); max++) {
+			buf_init(&b, max);
+			int r = imap_utf7_encode(u, strlen(u), &b);
+			assert_int_equal(r, max < strlen(w) ? ERR_LIMIT : 0);
+			assert_true(buf_len(&b) <= max);
+			buf_free(&b);
+		}
+	}
 
 	/* both append to what is there */
 	buf_init(&b, 64);
