@@ -39,5 +39,6 @@ int cli_mailbox(struct cli *c, int argc, char **argv);
 int cli_message(struct cli *c, int argc, char **argv);
 int cli_check_config(struct cli *c, int argc, char **argv);
 int cli_config_cmd(struct cli *c, int argc, char **argv);
+int cli_trust(struct cli *c, int argc, char **argv);
 
 #endif

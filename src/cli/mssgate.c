@@ -35,6 +35,11 @@ static const struct {
 	  "message list USER MAILBOX\n"
 	  "  message export USER MAILBOX   (mboxrd; --json: base64 per line)\n"
 	  "  message show USER MAILBOX UID" },
+	{ "trust", cli_trust,
+	  "trust import FILE [--skip-bad]\n"
+	  "  trust list\n"
+	  "  trust add DOMAIN [--route HOST:PORT]\n"
+	  "  trust del DOMAIN" },
 	{ "check-config", cli_check_config, "check-config" },
 	{ "config", cli_config_cmd, "config show [--changed]" },
 };

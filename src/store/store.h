@@ -315,6 +315,7 @@ struct store_delivery {
 	uint32_t *uids_r;
 	uint32_t *mailbox_ids_r;
 	uint64_t blob_id_r;
+	struct store_queue *queue;	/* also queue it for these (or NULL) */
 };
 int store_op_deliver(struct store_wtxn *w, void *arg);
 
@@ -396,5 +397,157 @@ struct store_expunge_op {
 	size_t n_expunged_r;
 };
 int store_op_expunge(struct store_wtxn *w, void *arg);
+
+/* ---- queue: mail waiting for another operator ---- */
+
+/*
+ * One record per message accepted for other domains, with the state of
+ * each recipient; a due index orders records by their next attempt. The
+ * body is a blob like a mailbox message's (shared when the same message
+ * also went to local mailboxes). When every recipient is done (sent or
+ * failed for good) the record goes and its blob reference with it.
+ */
+
+#define STORE_QUEUE_RCPTS_MAX 1000
+#define STORE_ENVID_MAX 101		/* RFC 3461 4.4: 100 characters */
+#define STORE_DIAG_MAX 512
+#define STORE_STATUS_MAX 16
+#define STORE_HOST_MAX 256
+
+enum store_rcpt_state {
+	STORE_RCPT_PENDING = 0,		/* not delivered yet (maybe deferred) */
+	STORE_RCPT_SENT = 1,		/* accepted by the next hop */
+	STORE_RCPT_FAILED = 2,		/* permanently failed (bounced) */
+};
+
+/* RFC 3461 NOTIFY; 0 when the client did not say. */
+#define STORE_NOTIFY_NEVER 0x01
+#define STORE_NOTIFY_SUCCESS 0x02
+#define STORE_NOTIFY_FAILURE 0x04
+#define STORE_NOTIFY_DELAY 0x08
+
+enum store_ret {
+	STORE_RET_NONE = 0,
+	STORE_RET_FULL = 1,
+	STORE_RET_HDRS = 2,
+};
+
+struct store_qrcpt {
+	char addr[STORE_ADDR_MAX];
+	char orcpt[STORE_ADDR_MAX + 16];	/* "rfc822;addr", decoded */
+	uint8_t notify;
+	uint8_t state;
+	bool delay_notified;
+	uint16_t attempts;
+	int64_t last_attempt;
+	char status[STORE_STATUS_MAX];		/* enhanced code, "4.4.1" */
+	char diag[STORE_DIAG_MAX];		/* last answer or error */
+	char remote[STORE_HOST_MAX];		/* host that gave it */
+};
+
+struct store_queue {
+	uint64_t id;
+	int64_t arrival;
+	int64_t next_attempt;
+	uint8_t ret;
+	bool held;
+	bool is_dsn;			/* a report: never reported on */
+	uint32_t account_id;		/* who submitted it, 0 if none */
+	char sender[STORE_ADDR_MAX];	/* "" for the null sender */
+	char envid[STORE_ENVID_MAX];
+	uint64_t blob_id;
+	uint64_t size;
+	size_t n_rcpt;
+	struct store_qrcpt *rcpts;	/* malloc'd */
+};
+
+void store_queue_init(struct store_queue *q);
+void store_queue_free(struct store_queue *q);	/* the rcpts array */
+
+/* store_queue_get - 1 found (rcpts allocated), 0 not found, <0 error. */
+int store_queue_get(struct store_rtxn *r, uint64_t id, struct store_queue *q);
+/* store_queue_iter - every record in id order (rcpts valid during cb). */
+int store_queue_iter(struct store_rtxn *r,
+		     int (*cb)(const struct store_queue *, void *), void *arg);
+/* store_queue_due - ids of records due at or before now, soonest first;
+ * a non-zero return from cb stops. */
+int store_queue_due(struct store_rtxn *r, int64_t now,
+		    int (*cb)(uint64_t id, int64_t due, void *), void *arg);
+/* store_queue_next_due - the soonest due time (INT64_MAX when none). */
+int store_queue_next_due(struct store_rtxn *r, int64_t *due);
+
+/* store_delivery.queue (see store_op_deliver): when set, the same message
+ * is also queued for these recipients of other domains, in the same
+ * transaction, sharing the blob. id and rcpts as given; arrival,
+ * next_attempt, blob_id and size are filled in. ERR_EXISTS when id is
+ * taken (the caller picks another). */
+
+/* op arg for store_op_queue_update: the outcome of an attempt. rcpts[i]
+ * replaces recipient i of the record (same count, same order); the
+ * record goes when no recipient is PENDING, else it is due again at
+ * next_attempt. */
+struct store_queue_update {
+	uint64_t id;
+	size_t n_rcpt;
+	const struct store_qrcpt *rcpts;
+	int64_t next_attempt;
+	bool removed_r;			/* the record is done and gone */
+};
+int store_op_queue_update(struct store_wtxn *w, void *arg);
+
+enum store_queue_action {
+	STORE_QUEUE_HOLD,		/* out of the due index */
+	STORE_QUEUE_RELEASE,		/* back, due now */
+	STORE_QUEUE_RETRY,		/* due now */
+	STORE_QUEUE_DELETE,		/* gone, no report */
+};
+
+struct store_queue_admin {
+	uint64_t id;			/* 0 with RETRY: every record */
+	enum store_queue_action action;
+	int64_t now;
+	size_t n_done_r;
+};
+int store_op_queue_admin(struct store_wtxn *w, void *arg);
+
+/* op arg for store_op_queue_add: a message only for other operators
+ * (a report, or mail relayed from nowhere else). */
+struct store_queue_add {
+	struct store_queue *q;		/* id, rcpts, sender... as wanted */
+	const void *sealed;
+	size_t sealed_len;
+	const void *info;
+	size_t info_len;
+	uint64_t size;
+};
+int store_op_queue_add(struct store_wtxn *w, void *arg);
+
+/* ---- trust space: the domains of the MSSanté white list ---- */
+
+struct store_trust {
+	char domain[STORE_HOST_MAX];	/* A-label, lower case */
+	char route[STORE_HOST_MAX];	/* "host:port" or "" (DNS MX) */
+	char source[64];		/* "import" or "admin" */
+	int64_t added;
+};
+
+/* store_trust_get - 1 found, 0 not, <0 error. */
+int store_trust_get(struct store_rtxn *r, const char *domain,
+		    struct store_trust *t);
+int store_trust_iter(struct store_rtxn *r,
+		     int (*cb)(const struct store_trust *, void *), void *arg);
+
+struct store_trust_op {
+	const struct store_trust *t;	/* set: add or replace */
+	const char *domain;		/* del */
+	/* import: the whole list replaces the imported entries (admin ones
+	 * stay), atomically; counts out. */
+	const struct store_trust *list;
+	size_t n;
+	size_t added_r, removed_r, kept_r;
+};
+int store_op_trust_set(struct store_wtxn *w, void *arg);
+int store_op_trust_del(struct store_wtxn *w, void *arg);
+int store_op_trust_import(struct store_wtxn *w, void *arg);
 
 #endif

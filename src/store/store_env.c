@@ -37,6 +37,9 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_EXPUNGED] = "expunged",
 	[DB_SUBSCRIPTION] = "subscription",
 	[DB_BLOBINFO] = "blobinfo",
+	[DB_QUEUE] = "queue",
+	[DB_QUEUE_DUE] = "queue_due",
+	[DB_TRUST] = "trust",
 };
 
 static __thread char store_errbuf[1024];

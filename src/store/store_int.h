@@ -28,6 +28,9 @@ enum store_db {
 	DB_EXPUNGED,	/* u32 mailbox id + u64 modseq -> u32 uid (tombstone) */
 	DB_SUBSCRIPTION, /* u32 account id + name -> empty */
 	DB_BLOBINFO,	/* u64 blob id -> mime_info_encode() bytes */
+	DB_QUEUE,	/* u64 queue id -> queue record */
+	DB_QUEUE_DUE,	/* u64 due time + u64 queue id -> empty */
+	DB_TRUST,	/* domain (A-label) -> trust record */
 	DB_COUNT
 };
 
@@ -193,6 +196,10 @@ int store_msg_purge_all(struct store_wtxn *w, uint32_t mailbox_id);
 bool store_kw_has(const char *list, const char *word, size_t len);
 /* store_mailbox_keywords_add - union keywords into mb->keywords. */
 int store_mailbox_keywords_add(struct store_mailbox *mb, const char *kw);
+
+/* store_queue_put_new - a new queue record (store_queue.c); its blob
+ * reference must already be counted. ERR_EXISTS if the id is taken. */
+int store_queue_put_new(struct store_wtxn *w, struct store_queue *q);
 
 /* Blob references inside a write transaction. */
 int store_blob_put(struct store_wtxn *w, const void *sealed, size_t len,

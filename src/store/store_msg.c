@@ -385,10 +385,12 @@ store_op_deliver(struct store_wtxn *w, void *arg)
 	unsigned char kb[4 + 5];
 	int r;
 
-	if (d->n_rcpt == 0 || d->n_rcpt > UINT32_MAX)
+	if ((d->n_rcpt == 0 && d->queue == NULL) || d->n_rcpt >= UINT32_MAX)
 		return ERR_INVAL;
-	if ((r = store_blob_put(w, d->sealed, d->sealed_len, d->size,
-	    (uint32_t)d->n_rcpt, d->info, d->info_len, &d->blob_id_r)) < 0)
+	/* one reference per mailbox, and one for the queue record */
+	uint32_t refs = (uint32_t)d->n_rcpt + (d->queue != NULL ? 1 : 0);
+	if ((r = store_blob_put(w, d->sealed, d->sealed_len, d->size, refs,
+	    d->info, d->info_len, &d->blob_id_r)) < 0)
 		return r;
 	for (size_t i = 0; i < d->n_rcpt; i++) {
 		struct store_mailbox mb;
@@ -413,6 +415,16 @@ store_op_deliver(struct store_wtxn *w, void *arg)
 			return r;
 		d->uids_r[i] = m.uid;
 		d->mailbox_ids_r[i] = mb.id;
+	}
+	if (d->queue != NULL) {
+		struct store_queue *q = d->queue;
+		q->blob_id = d->blob_id_r;
+		q->size = d->size;
+		q->arrival = d->internaldate;
+		if (q->next_attempt == 0)
+			q->next_attempt = d->internaldate;
+		if ((r = store_queue_put_new(w, q)) < 0)
+			return r;
 	}
 	return 0;
 }

@@ -1059,7 +1059,7 @@ test_deliver(void **state)
 	uint32_t ids[2] = { a1, a1 }, uids[2], mbs[2];
 	seal(f->st, "dup", &sealed);
 	struct store_delivery d = { buf_data(&sealed), buf_len(&sealed), NULL, 0, 3, 0,
-		2, ids, uids, mbs, 0 };
+		2, ids, uids, mbs, 0 , NULL };
 	assert_int_equal(store_exec(f->st, store_op_deliver, &d), 0);
 	assert_int_equal(uids[0], 4);
 	assert_int_equal(uids[1], 5);
@@ -1084,7 +1084,7 @@ test_deliver_deleted_account(void **state)
 	seal(f->st, "hello\r\n", &sealed);
 	uint32_t ids[2] = { a1, a2 };
 	struct store_delivery d = { buf_data(&sealed), buf_len(&sealed), NULL, 0, 7, 0,
-		2, ids, uids, mbs, 0 };
+		2, ids, uids, mbs, 0 , NULL };
 	assert_int_equal(store_exec(f->st, store_op_deliver, &d), 0);
 	uint64_t first_blob = d.blob_id_r;
 
@@ -1170,7 +1170,7 @@ test_account_delete(void **state)
 	seal(f->st, "own body\r\n", &sealed);
 	uint32_t ids[2] = { victim, keep }, uids[2], mbs[2];
 	struct store_delivery d = { buf_data(&sealed), buf_len(&sealed), NULL, 0, 10,
-		0, 1, ids, uids, mbs, 0 };
+		0, 1, ids, uids, mbs, 0 , NULL };
 	struct deliver_many dm = { &d, N_ELEMENTS(own), own };
 	assert_int_equal(store_exec(f->st, op_deliver_many, &dm), 0);
 	d.n_rcpt = 2;
@@ -1246,7 +1246,7 @@ test_account_delete_all(void **state)
 	uint32_t ids[1] = { a1 };
 	seal(f->st, "the only message\r\n", &sealed);
 	struct store_delivery d = { buf_data(&sealed), buf_len(&sealed), NULL, 0, 18,
-		0, 1, ids, uids, mbs, 0 };
+		0, 1, ids, uids, mbs, 0 , NULL };
 	assert_int_equal(store_exec(f->st, store_op_deliver, &d), 0);
 	buf_free(&sealed);
 
@@ -1514,7 +1514,7 @@ test_map_full(void **state)
 	assert_int_equal(store_blob_seal(f->st, "x", 1, &sealed), 0);
 	uint32_t ids0[1] = { a0 }, uids0[1], mbs0[1];
 	struct store_delivery d0 = { buf_data(&sealed), buf_len(&sealed), NULL,
-		0, 1, 0, 1, ids0, uids0, mbs0, 0 };
+		0, 1, 0, 1, ids0, uids0, mbs0, 0 , NULL };
 	assert_int_equal(store_exec(f->st, store_op_deliver, &d0), 0);
 	buf_free(&sealed);
 	for (unsigned i = 0; i < N_ELEMENTS(blob_ids); i++) {
@@ -1525,7 +1525,7 @@ test_map_full(void **state)
 		    &sealed), 0);
 		struct store_delivery d = { buf_data(&sealed),
 			buf_len(&sealed), NULL, 0, sizeof(body), i, 1, ids, uids, mbs,
-			0 };
+			0 , NULL };
 		r = store_exec(f->st, store_op_deliver, &d);
 		buf_free(&sealed);
 		if (r < 0)
@@ -1543,7 +1543,7 @@ test_map_full(void **state)
 	    0);
 	uint32_t ids[1] = { a1 }, uids[1], mbs[1];
 	struct store_delivery d = { buf_data(&sealed), buf_len(&sealed), NULL, 0,
-		sizeof(body), 0, 1, ids, uids, mbs, 0 };
+		sizeof(body), 0, 1, ids, uids, mbs, 0 , NULL };
 	assert_int_equal(store_exec(f->st, store_op_deliver, &d),
 	    ERR_STORE_FULL);
 	buf_free(&sealed);
