@@ -39,13 +39,18 @@ build() {
 	if [ ! -f build/Makefile ]; then
 		(cd build && ../configure --enable-werror -q)
 	fi
-	make -C build -s --no-print-directory -j"$(nproc)" "$@"
+	# One goal per make run: automake's "all" recurses into a sub-make, so
+	# "make -j all tests-build" would build the same objects twice at once.
+	local goal
+	for goal in "$@"; do
+		make -C build -s --no-print-directory -j"$(nproc)" "$goal"
+	done
 }
 
 case "${1:-}" in
 run)
 	install_missing "${BUILD_DEPS[@]}"
-	build
+	build all
 	exec "$top/build/src/mssgated"
 	;;
 test)
