@@ -32,9 +32,11 @@ struct dsn_rcpt {
 };
 
 enum dsn_return {
-	DSN_RETURN_DEFAULT,		/* RET not given: headers for success
-					 * and delay, full for failure */
-	DSN_RETURN_FULL,
+	DSN_RETURN_DEFAULT,		/* RET not given: as FULL */
+	DSN_RETURN_FULL,		/* failure reports return the message;
+					 * success and delay ones, whatever RET
+					 * says, the header section (RFC 3461
+					 * 4.3: RET is about failures) */
 	DSN_RETURN_HDRS,
 };
 
@@ -66,11 +68,17 @@ struct dsn_report {
  * Will-Retry-Until), and the original message (message/rfc822) or its
  * header (text/rfc822-headers). Values that came from outside are
  * sanitized (no CR/LF injection; xtext of RFC 3461 where required).
- * Returns 0 or a negative ERR_*.
+ * Returns 0 or a negative ERR_*: ERR_INVAL for an empty `to` (a report is
+ * never sent to the null sender), an address over 255 octets, an invalid
+ * status or envid, no recipient, or kinds that cannot share one report
+ * (failed, delayed and success reports are separate; "delivered" and
+ * "relayed" may mix). On error out is left as it was.
  */
 int dsn_build(const struct dsn_report *r, struct buf *out);
 
-/* dsn_xtext_decode / _encode - RFC 3461 4 xtext ("+2B" for '+'). */
+/* dsn_xtext_decode / _encode - RFC 3461 4 xtext ("+2B" for '+').
+ * dsn_xtext_decode writes a NUL-terminated result and returns 0;
+ * ERR_PROTO for bad xtext, ERR_LIMIT when it does not fit in size. */
 int dsn_xtext_decode(const char *in, size_t len, char *out, size_t size);
 int dsn_xtext_encode(const char *in, struct buf *out);
 
