@@ -37,6 +37,7 @@
 #include "daemon/demo.h"
 #include "imap/imap.h"
 #include "pki/pki.h"
+#include "queue/queue.h"
 #include "smtp/smtp.h"
 #include "store/store.h"
 
@@ -76,6 +77,7 @@ static struct {
 	bool stopping;
 	struct store *store;
 	struct workers *workers;
+	struct loop *queue_loop;
 } d;
 
 static void
@@ -116,6 +118,7 @@ bind_all(const struct config *cfg)
 		  SMTP_LISTENER_SUBMISSION },
 		{ &cfg->smtp_submission_tls_listen, PROTO_SMTP,
 		  SMTP_LISTENER_SUBMISSION_TLS },
+		{ &cfg->relay_listen, PROTO_SMTP, SMTP_LISTENER_RELAY },
 		{ &cfg->imap_listen, PROTO_IMAP, IMAP_LISTENER_STARTTLS },
 		{ &cfg->imap_tls_listen, PROTO_IMAP, IMAP_LISTENER_TLS },
 		{ &cfg->http_listen, PROTO_HTTPS, 0 },
@@ -145,8 +148,18 @@ static void
 loop_finished(void *arg)
 {
 	(void)arg;
-	if (++d.loops_done == d.n_loops)
+	/* the network loops, and the queue's */
+	if (++d.loops_done == d.n_loops + 1)
 		loop_exit(d.main_loop);
+}
+
+/* queue_stopped - on the queue's loop: what it learnt is written. */
+static void
+queue_stopped(void)
+{
+	/* Exit first: once main hears of it, it may free d.queue_loop. */
+	loop_exit(d.queue_loop);
+	loop_post(d.main_loop, loop_finished, NULL);
 }
 
 /* sessions_done - one server of a loop has no session left; the loop
@@ -190,6 +203,10 @@ on_term(evutil_socket_t sig, short what, void *arg)
 	    smtp_session_count());
 	for (unsigned i = 0; i < d.n_loops; i++)
 		loop_post(d.loops[i], stop_loop, d.loops[i]);
+	struct config *cfg = config_current();
+	queue_shutdown(cfg ? (unsigned)cfg->shutdown_grace : 30,
+	    queue_stopped);
+	config_unref(&cfg);
 }
 
 static bool
@@ -208,14 +225,12 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	char err[CONFIG_ERR_MAX], terr[PKI_ERR_MAX];
 	struct config *cfg = NULL, *old = config_current();
-	SSL_CTX *ctx = NULL;
-
 	if (config_load(d.config_path, &cfg, err) < 0) {
 		log_warnx("- daemon reload refused error=\"%s\"", err);
 		config_unref(&old);
 		return;
 	}
-	if (pki_tls_server_new(cfg, &ctx, terr, sizeof(terr)) < 0) {
+	if (pki_tls_load_all(cfg, terr, sizeof(terr)) < 0) {
 		log_warnx("- daemon reload refused error=\"%s\"", terr);
 		config_unref(&cfg);
 		config_unref(&old);
@@ -228,8 +243,6 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	    strcmp(cfg->data_dir, old->data_dir) != 0)
 		log_warnx("- daemon reload: listeners and data_dir change "
 		    "only on restart");
-	pki_tls_server_set(ctx);
-	SSL_CTX_free(ctx);
 	config_set_current(cfg);
 	log_set_level(log_level_parse(cfg->log_level));
 	log_info("- daemon reloaded config=%s", cfg->source);
@@ -327,6 +340,9 @@ banner(const struct config *cfg)
 	for (size_t i = 0; i < cfg->smtp_submission_tls_listen.n; i++)
 		printf("  SMTP submissions  %-22s implicit TLS, then AUTH\n",
 		    cfg->smtp_submission_tls_listen.v[i]);
+	for (size_t i = 0; i < cfg->relay_listen.n; i++)
+		printf("  SMTP relay        %-22s other operators: STARTTLS, "
+		    "client certificate\n", cfg->relay_listen.v[i]);
 	for (size_t i = 0; i < cfg->imap_listen.n; i++)
 		printf("  IMAP              %-22s STARTTLS, then LOGIN\n",
 		    cfg->imap_listen.v[i]);
@@ -370,7 +386,8 @@ early_exit(struct config **cfg, int code)
 	d.n_socks = 0;
 	store_close(&d.store);
 	config_unref(cfg);
-	pki_tls_server_set(NULL);
+	for (int k = 0; k < PKI_CTX_COUNT; k++)
+		pki_tls_set((enum pki_ctx_kind)k, NULL);
 	config_set_current(NULL);
 	return code;
 }
@@ -417,13 +434,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "mssgated: development CA: %s\n", terr);
 		return early_exit(&cfg, EX_CONFIG);
 	}
-	SSL_CTX *ctx = NULL;
-	if (pki_tls_server_new(cfg, &ctx, terr, sizeof(terr)) < 0) {
+	if (pki_tls_load_all(cfg, terr, sizeof(terr)) < 0) {
 		fprintf(stderr, "mssgated: TLS: %s\n", terr);
 		return early_exit(&cfg, EX_CONFIG);
 	}
-	pki_tls_server_set(ctx);
-	SSL_CTX_free(ctx);
 	config_set_current(cfg);
 
 	if (test) {
@@ -519,9 +533,15 @@ main(int argc, char **argv)
 		}
 	}
 	imap_init(d.store, d.loops, d.n_loops);
+	d.queue_loop = loop_new(MAX_THREADS + 1);
+	if (d.queue_loop == NULL ||
+	    queue_start(d.queue_loop, d.store, d.workers) < 0)
+		fatalx("cannot start the queue manager");
 	for (unsigned i = 0; i < d.n_loops; i++)
 		if (loop_start(d.loops[i]) < 0)
 			fatalx("cannot start event loop %u", i);
+	if (loop_start(d.queue_loop) < 0)
+		fatalx("cannot start the queue manager's loop");
 
 	struct event *sterm = evsignal_new(loop_base(d.main_loop), SIGTERM,
 	    on_term, NULL);
@@ -547,6 +567,7 @@ main(int argc, char **argv)
 
 	for (unsigned i = 0; i < d.n_loops; i++)
 		loop_free(&d.loops[i]);
+	loop_free(&d.queue_loop);
 	for (unsigned k = 0; k < d.n_socks; k++)
 		close(d.socks[k].fd);
 	event_free(sterm);
@@ -566,7 +587,8 @@ main(int argc, char **argv)
 	    unlink(cfg->pid_file) != 0 && errno != ENOENT)
 		log_warn("- daemon cannot remove pid_file %s", cfg->pid_file);
 	config_unref(&cfg);
-	pki_tls_server_set(NULL);
+	for (int k = 0; k < PKI_CTX_COUNT; k++)
+		pki_tls_set((enum pki_ctx_kind)k, NULL);
 	config_set_current(NULL);
 	return 0;
 }

@@ -40,5 +40,6 @@ int cli_message(struct cli *c, int argc, char **argv);
 int cli_check_config(struct cli *c, int argc, char **argv);
 int cli_config_cmd(struct cli *c, int argc, char **argv);
 int cli_trust(struct cli *c, int argc, char **argv);
+int cli_queue(struct cli *c, int argc, char **argv);
 
 #endif

@@ -28,13 +28,13 @@ cli_check_config(struct cli *c, int argc, char **argv)
 	    stat(cfg->tls_cert_file, &sb) != 0 &&
 	    stat(cfg->tls_key_file, &sb) != 0;
 	if (!dev_pending) {
-		SSL_CTX *ctx = NULL;
 		char err[PKI_ERR_MAX];
-		if (pki_tls_server_new(cfg, &ctx, err, sizeof(err)) < 0) {
+		if (pki_tls_load_all(cfg, err, sizeof(err)) < 0) {
 			cli_error("TLS: %s", err);
 			return EX_CONFIG;
 		}
-		SSL_CTX_free(ctx);
+		for (int k = 0; k < PKI_CTX_COUNT; k++)
+			pki_tls_set((enum pki_ctx_kind)k, NULL);
 	}
 	printf("configuration %s is valid%s\n", cfg->source, dev_pending ?
 	    " (the development certificate will be created at start)" : "");

@@ -40,6 +40,11 @@ static const struct {
 	  "  trust list\n"
 	  "  trust add DOMAIN [--route HOST:PORT]\n"
 	  "  trust del DOMAIN" },
+	{ "queue", cli_queue,
+	  "queue list\n"
+	  "  queue show ID\n"
+	  "  queue retry ID|--all\n"
+	  "  queue hold|release|delete ID" },
 	{ "check-config", cli_check_config, "check-config" },
 	{ "config", cli_config_cmd, "config show [--changed]" },
 };

@@ -101,6 +101,20 @@ static const struct cfg_key cfg_keys[] = {
 	K(imap_timeout_idle, CT_SECONDS, "30m", 60, 86400),
 	K(imap_max_sessions, CT_UINT, "20000", 1, 1000000),
 
+	K(relay_listen, CT_LISTEN, "127.0.0.1:2525", 0, CONFIG_LIST_MAX),
+	K(tls_ca_file, CT_STR, "certs/ca.crt", 1, 4096),
+	K(tls_client_cert_file, CT_STR, "certs/server.crt", 1, 4096),
+	K(tls_client_key_file, CT_STR, "certs/server.key", 1, 4096),
+	K(relay_routes, CT_LIST, "", 0, CONFIG_LIST_MAX),
+	K(queue_retry_schedule, CT_LIST, "1m, 5m, 15m, 30m, 1h, 2h, 4h", 1,
+	    CONFIG_LIST_MAX),
+	K(queue_max_lifetime, CT_SECONDS, "5d", 1, 100ULL * 86400),
+	K(queue_delay_warning, CT_SECONDS, "4h", 1, 100ULL * 86400),
+	K(relay_max_per_destination, CT_UINT, "4", 1, 1000),
+	K(relay_max_messages_per_connection, CT_UINT, "100", 1, 100000),
+	K(relay_connect_timeout, CT_SECONDS, "30s", 1, 3600),
+	K(relay_timeout, CT_SECONDS, "5m", 1, 86400),
+
 	K(http_listen, CT_LISTEN, "127.0.0.1:8443", 0, CONFIG_LIST_MAX),
 };
 
@@ -369,6 +383,26 @@ config_verify(struct config *cfg, unsigned *lines, char *err)
 		    "tls13_ciphersuites",
 		    "empty while tls_min_version is TLSv1.3");
 		return ERR_INVAL;
+	}
+	for (size_t i = 0; i < cfg->relay_routes.n; i++) {
+		const char *r = cfg->relay_routes.v[i];
+		const char *eq = strchr(r, '=');
+		const char *why;
+		if (eq == NULL || eq == r || listen_check(eq + 1, &why) < 0) {
+			set_err(err, file, LINE_OF(relay_routes), "relay_routes",
+			    "'%s': expected domain=host:port", r);
+			return ERR_INVAL;
+		}
+	}
+	for (size_t i = 0; i < cfg->queue_retry_schedule.n; i++) {
+		uint64_t sec;
+		if (str_to_seconds(cfg->queue_retry_schedule.v[i], &sec) < 0 ||
+		    sec == 0) {
+			set_err(err, file, LINE_OF(queue_retry_schedule),
+			    "queue_retry_schedule", "'%s' is not a duration",
+			    cfg->queue_retry_schedule.v[i]);
+			return ERR_INVAL;
+		}
 	}
 	for (size_t i = 0; i < cfg->local_domains.n; i++) {
 		char *d = cfg->local_domains.v[i];

@@ -86,6 +86,20 @@ struct config {
 	uint64_t imap_timeout_idle;
 	uint64_t imap_max_sessions;
 
+	/* relay between operators */
+	struct config_list relay_listen;
+	char *tls_ca_file;		/* trust store: operators' CAs */
+	char *tls_client_cert_file;	/* our operator certificate */
+	char *tls_client_key_file;
+	struct config_list relay_routes;	/* "domain=host:port" */
+	struct config_list queue_retry_schedule;
+	uint64_t queue_max_lifetime;
+	uint64_t queue_delay_warning;
+	uint64_t relay_max_per_destination;
+	uint64_t relay_max_messages_per_connection;
+	uint64_t relay_connect_timeout;
+	uint64_t relay_timeout;
+
 	/* HTTPS (client autoconfiguration) */
 	struct config_list http_listen;
 };

@@ -414,7 +414,7 @@ imap_starttls(struct imap_session *s)
 		log_info("%s imap starttls discarded=%zu", s->id, junk);
 	}
 	struct bufferevent *tls = pki_bev_starttls(loop_base(s->loop),
-	    s->bev);
+	    s->bev, PKI_CTX_SERVER);
 	if (tls == NULL) {
 		imap_write(s, "* BYE TLS failed");
 		imap_close(s);

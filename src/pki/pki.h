@@ -36,9 +36,46 @@ int pki_devca_ensure(const struct config *cfg, char *err, size_t errlen);
 int pki_tls_server_new(const struct config *cfg, SSL_CTX **ctx_r, char *err,
 		       size_t errlen);
 
-/* The context new sessions use; swapped on reload. Thread-safe. */
-SSL_CTX *pki_tls_server_current(void);	/* new reference: SSL_CTX_free */
-void pki_tls_server_set(SSL_CTX *ctx);	/* takes a reference */
+/*
+ * pki_tls_relay_new - the server context of the relay port: like
+ * pki_tls_server_new, and a client certificate is required and verified
+ * against the trust store (tls_ca_file).
+ */
+int pki_tls_relay_new(const struct config *cfg, SSL_CTX **ctx_r, char *err,
+		      size_t errlen);
+
+/*
+ * pki_tls_client_new - the context of outbound relay: our operator
+ * certificate and key (tls_client_cert_file / _key_file), the trust store
+ * for the peer's certificate (verification on; the caller sets the host
+ * name to check), the same protocol floor and suites as the server.
+ */
+int pki_tls_client_new(const struct config *cfg, SSL_CTX **ctx_r, char *err,
+		       size_t errlen);
+
+enum pki_ctx_kind {
+	PKI_CTX_SERVER,		/* submission, IMAP, HTTPS */
+	PKI_CTX_RELAY,		/* relay port: client certificates */
+	PKI_CTX_CLIENT,		/* outbound relay */
+	PKI_CTX_COUNT
+};
+
+/* The contexts new sessions use; swapped on reload. Thread-safe. */
+SSL_CTX *pki_tls_current(enum pki_ctx_kind kind);	/* new ref */
+void pki_tls_set(enum pki_ctx_kind kind, SSL_CTX *ctx);	/* takes a ref */
+#define pki_tls_server_current() pki_tls_current(PKI_CTX_SERVER)
+#define pki_tls_server_set(ctx) pki_tls_set(PKI_CTX_SERVER, (ctx))
+
+/* pki_tls_load_all - build the three contexts from cfg and make them
+ * current, all or none. */
+int pki_tls_load_all(const struct config *cfg, char *err, size_t errlen);
+
+/* pki_peer_names - the DNS names a peer certificate stands for (SAN
+ * dNSName entries, or the subject CN when it has none), lower-cased,
+ * into names[max][256]; returns how many. */
+int pki_peer_names(X509 *cert, char names[][256], int max);
+/* pki_verify_reason - OpenSSL's text for a verification result. */
+const char *pki_verify_reason(long result);
 
 
 /* ---- TLS bufferevents (shared by the protocol servers) ---- */
@@ -47,12 +84,20 @@ struct bufferevent;
 struct event_base;
 
 /* pki_bev_accept - a server-side TLS bufferevent on fd (implicit TLS),
- * on the current context; NULL on failure (fd is then closed). */
+ * on the current server context; NULL on failure (fd is then closed). */
 struct bufferevent *pki_bev_accept(struct event_base *base, int fd);
 /* pki_bev_starttls - layer server TLS over an open plaintext
- * bufferevent (which the result then owns); NULL on failure. */
+ * bufferevent (which the result then owns), on the context of kind;
+ * NULL on failure. */
 struct bufferevent *pki_bev_starttls(struct event_base *base,
-				     struct bufferevent *plain);
+				     struct bufferevent *plain,
+				     enum pki_ctx_kind kind);
+/* pki_bev_connect_tls - client TLS over an open plaintext bufferevent
+ * (owned by the result), verifying the peer for host (a name or an IP
+ * literal) with SNI; NULL on failure. */
+struct bufferevent *pki_bev_connect_tls(struct event_base *base,
+					struct bufferevent *plain,
+					const char *host);
 /* pki_bev_output_pending - bytes not yet given to the kernel, counting
  * the TLS records waiting under a STARTTLS filter. */
 size_t pki_bev_output_pending(struct bufferevent *bev);

@@ -14,14 +14,15 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "core/str.h"
 
-/* new_ssl - an SSL object on the current server context. */
+/* new_ssl - an SSL object on the current context of a kind. */
 static SSL *
-new_ssl(void)
+new_ssl(enum pki_ctx_kind kind)
 {
-	SSL_CTX *ctx = pki_tls_server_current();
+	SSL_CTX *ctx = pki_tls_current(kind);
 	if (ctx == NULL)
 		return NULL;
 	SSL *ssl = SSL_new(ctx);
@@ -32,7 +33,7 @@ new_ssl(void)
 struct bufferevent *
 pki_bev_accept(struct event_base *base, int fd)
 {
-	SSL *ssl = new_ssl();
+	SSL *ssl = new_ssl(PKI_CTX_SERVER);
 	struct bufferevent *bev = NULL;
 	if (ssl != NULL)
 		bev = bufferevent_openssl_socket_new(base, fd, ssl,
@@ -48,9 +49,10 @@ pki_bev_accept(struct event_base *base, int fd)
 }
 
 struct bufferevent *
-pki_bev_starttls(struct event_base *base, struct bufferevent *plain)
+pki_bev_starttls(struct event_base *base, struct bufferevent *plain,
+		 enum pki_ctx_kind kind)
 {
-	SSL *ssl = new_ssl();
+	SSL *ssl = new_ssl(kind);
 	if (ssl == NULL)
 		return NULL;
 	/* Timeouts now belong to the filter: one left on the socket
@@ -60,6 +62,37 @@ pki_bev_starttls(struct event_base *base, struct bufferevent *plain)
 	/* The filter frees ssl itself when it cannot be created. */
 	struct bufferevent *tls = bufferevent_openssl_filter_new(base, plain,
 	    ssl, BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (tls != NULL)
+		bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+	return tls;
+}
+
+struct bufferevent *
+pki_bev_connect_tls(struct event_base *base, struct bufferevent *plain,
+		    const char *host)
+{
+	SSL *ssl = new_ssl(PKI_CTX_CLIENT);
+	if (ssl == NULL)
+		return NULL;
+	/* The name (or address) we meant to reach is what the certificate
+	 * must stand for: RFC 6125 host name checks. */
+	X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+	X509_VERIFY_PARAM_set_hostflags(vp,
+	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	int ok = X509_VERIFY_PARAM_set1_ip_asc(vp, host) == 1;
+	if (!ok) {
+		ERR_clear_error();
+		ok = SSL_set1_host(ssl, host) == 1 &&
+		    SSL_set_tlsext_host_name(ssl, host) == 1;
+	}
+	if (!ok) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bufferevent_set_timeouts(plain, NULL, NULL);
+	struct bufferevent *tls = bufferevent_openssl_filter_new(base, plain,
+	    ssl, BUFFEREVENT_SSL_CONNECTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (tls != NULL)
 		bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);

@@ -15,6 +15,8 @@ struct store;
 enum smtp_listener_kind {
 	SMTP_LISTENER_SUBMISSION,	/* STARTTLS required before AUTH */
 	SMTP_LISTENER_SUBMISSION_TLS,	/* implicit TLS (RFC 8314) */
+	SMTP_LISTENER_RELAY,		/* other operators: STARTTLS and a
+					 * client certificate, local mail only */
 };
 
 /* smtp_init - the store sessions deliver into; once, before accepting. */

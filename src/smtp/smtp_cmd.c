@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "relay/trust.h"
 
 enum {
 	CF_TLS = 0x01,		/* refused before TLS on submission */
@@ -112,7 +113,7 @@ cmd_helo(struct smtp_session *s, struct strv args)
 static void
 cmd_ehlo(struct smtp_session *s, struct strv args)
 {
-	const char *ext[12];
+	const char *ext[14];
 	char size[48];
 	size_t n = 0;
 
@@ -129,9 +130,10 @@ cmd_ehlo(struct smtp_session *s, struct strv args)
 	ext[n++] = "SMTPUTF8";
 	ext[n++] = "ENHANCEDSTATUSCODES";
 	ext[n++] = "CHUNKING";
+	ext[n++] = "DSN";
 	if (!s->is_tls)
 		ext[n++] = "STARTTLS";
-	if (s->is_tls && !s->has_auth)
+	if (s->is_tls && !s->has_auth && s->kind != SMTP_LISTENER_RELAY)
 		ext[n++] = "AUTH PLAIN LOGIN";
 	ext[n++] = "HELP";
 	smtp_reply(s, "250-%s", s->cfg->hostname);
@@ -154,8 +156,19 @@ cmd_mail(struct smtp_session *s, struct strv args)
 {
 	struct smtp_path p;
 	const char *err;
+	uint8_t ret = STORE_RET_NONE;
+	char envid[STORE_ENVID_MAX] = "";
+	int dr;
 
-	if (!s->has_auth) {
+	if (s->kind == SMTP_LISTENER_RELAY) {
+		if (s->relay_domain[0] == '\0') {
+			smtp_reply_error(s, "554 5.7.1 Relay access denied: the "
+			    "client certificate (%s) names no domain of the "
+			    "MSSanté trust space", s->peer_names[0] ?
+			    s->peer_names : "no name");
+			return;
+		}
+	} else if (!s->has_auth) {
 		smtp_reply_error(s, "530 5.7.0 Authentication required");
 		return;
 	}
@@ -201,6 +214,10 @@ cmd_mail(struct smtp_session *s, struct strv args)
 		} else if (smtp_param_is(pr, "AUTH") && pr->value.p != NULL) {
 			/* RFC 4954 section 5: accepted; we trust our own
 			 * authentication, not the client's claim. */
+		} else if ((dr = smtp_dsn_mail_param(s, pr, &ret, envid,
+		    sizeof(envid))) != 0) {
+			if (dr < 0)
+				return;
 		} else {
 			smtp_reply_error(s, "555 5.5.4 Unsupported parameter "
 			    "%.*s", (int)(pr->key.len > 32 ? 32 :
@@ -213,7 +230,8 @@ cmd_mail(struct smtp_session *s, struct strv args)
 		    "requires SMTPUTF8");
 		return;
 	}
-	if (!p.is_null && !owns_address(s, p.addr)) {
+	if (s->kind != SMTP_LISTENER_RELAY && !p.is_null &&
+	    !owns_address(s, p.addr)) {
 		struct logline ll;
 		logl_begin(&ll, s->id, "smtp", "reject");
 		logl_str(&ll, "from", p.addr);
@@ -229,6 +247,8 @@ cmd_mail(struct smtp_session *s, struct strv args)
 	s->null_sender = p.is_null;
 	s->smtputf8 = smtputf8;
 	s->body_8bit = body8;
+	s->ret = ret;
+	str_copy(s->envid, sizeof(s->envid), envid);
 	str_copy(s->mail_from, sizeof(s->mail_from), p.addr);
 	smtp_reply(s, "250 2.1.0 Ok");
 }
@@ -265,13 +285,70 @@ rcpt_local(struct smtp_session *s, const char *addr, uint32_t *id)
 	return 0;
 }
 
+/* rcpt_route - a local account (*id set), another operator of the trust
+ * space (*id 0), or refused with a reply (<0). */
+static int
+rcpt_route(struct smtp_session *s, const char *addr, uint32_t *id)
+{
+	const char *dom = smtp_addr_domain(addr);
+	struct logline ll;
+
+	if (config_is_local_domain(s->cfg, dom))
+		return rcpt_local(s, addr, id);
+	if (s->kind == SMTP_LISTENER_RELAY) {
+		logl_begin(&ll, s->id, "smtp", "reject");
+		logl_str(&ll, "to", addr);
+		logl_str(&ll, "peer", s->relay_domain);
+		logl_str(&ll, "reason", "relay denied");
+		logl_emit(&ll, LOG_NOTICE);
+		smtp_reply_error(s, "554 5.7.1 <%s>: Relay access denied: "
+		    "other operators may send here only mail for this "
+		    "gateway's domains", addr);
+		return ERR_PERM;
+	}
+	char norm[STORE_HOST_MAX];
+	const char *why;
+	struct store_trust t;
+	int r = 0;
+	if (dom[0] != '[' && trust_domain_normalize(dom, norm, sizeof(norm),
+	    &why) == 0) {
+		struct store_rtxn *rt;
+		r = store_read_begin(smtp_store(), &rt);
+		if (r == 0) {
+			r = store_trust_get(rt, norm, &t);
+			store_read_end(&rt);
+		}
+	}
+	if (r < 0) {
+		log_warnx("%s smtp trust lookup failed error=\"%s\"", s->id,
+		    err_str(r));
+		smtp_reply_error(s, "451 4.3.0 <%s>: Temporary lookup failure",
+		    addr);
+		return r;
+	}
+	if (r == 0) {
+		logl_begin(&ll, s->id, "smtp", "reject");
+		logl_str(&ll, "to", addr);
+		logl_str(&ll, "user", s->acct.login);
+		logl_str(&ll, "reason", "not in trust space");
+		logl_emit(&ll, LOG_NOTICE);
+		smtp_reply_error(s, "550 5.7.1 <%s>: Recipient address "
+		    "rejected: domain not in the MSSanté trust space", addr);
+		return ERR_PERM;
+	}
+	*id = 0;
+	return 0;
+}
+
 static void
 cmd_rcpt(struct smtp_session *s, struct strv args)
 {
 	struct smtp_path p;
+	struct smtp_rcpt nr;
 	const char *err;
 	uint32_t id;
 
+	memset(&nr, 0, sizeof(nr));
 	if (!s->in_txn) {
 		smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
 		return;
@@ -298,11 +375,16 @@ cmd_rcpt(struct smtp_session *s, struct strv args)
 		smtp_reply_error(s, "501 5.1.3 Bad recipient address syntax");
 		return;
 	}
-	if (p.n_params > 0) {
-		smtp_reply_error(s, "555 5.5.4 Unsupported parameter %.*s",
-		    (int)(p.params[0].key.len > 32 ? 32 :
-		    p.params[0].key.len), p.params[0].key.p);
-		return;
+	for (size_t i = 0; i < p.n_params; i++) {
+		int dr = smtp_dsn_rcpt_param(s, &p.params[i], &nr);
+		if (dr < 0)
+			return;
+		if (dr == 0) {
+			smtp_reply_error(s, "555 5.5.4 Unsupported parameter "
+			    "%.*s", (int)(p.params[i].key.len > 32 ? 32 :
+			    p.params[i].key.len), p.params[i].key.p);
+			return;
+		}
 	}
 	if (p.is_utf8 && !s->smtputf8) {
 		smtp_reply_error(s, "553 5.6.7 Non-ASCII recipient address "
@@ -314,17 +396,7 @@ check:
 		smtp_reply_error(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	if (!config_is_local_domain(s->cfg, smtp_addr_domain(p.addr))) {
-		struct logline ll;
-		logl_begin(&ll, s->id, "smtp", "reject");
-		logl_str(&ll, "to", p.addr);
-		logl_str(&ll, "reason", "relay denied");
-		logl_emit(&ll, LOG_NOTICE);
-		smtp_reply_error(s, "550 5.7.1 <%s>: Relay access denied: "
-		    "this gateway delivers only to its own domains", p.addr);
-		return;
-	}
-	if (rcpt_local(s, p.addr, &id) < 0)
+	if (rcpt_route(s, p.addr, &id) < 0)
 		return;
 	if (s->n_rcpt == s->cap_rcpt) {
 		size_t cap = s->cap_rcpt ? s->cap_rcpt * 2 : 4;
@@ -338,6 +410,7 @@ check:
 		s->cap_rcpt = cap;
 	}
 	struct smtp_rcpt *rc = &s->rcpts[s->n_rcpt++];
+	*rc = nr;
 	str_copy(rc->addr, sizeof(rc->addr), p.addr);
 	rc->account_id = id;
 	smtp_reply(s, "250 2.1.5 Ok");
@@ -488,6 +561,12 @@ cmd_auth(struct smtp_session *s, struct strv args)
 {
 	if (!s->is_ehlo) {
 		smtp_reply_error(s, "503 5.5.1 Error: send EHLO first");
+		return;
+	}
+	if (s->kind == SMTP_LISTENER_RELAY) {
+		smtp_reply_error(s, "503 5.5.1 Error: authentication not "
+		    "enabled on the relay port (operators present a client "
+		    "certificate)");
 		return;
 	}
 	if (s->has_auth) {

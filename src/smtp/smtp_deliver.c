@@ -22,13 +22,17 @@
 #include "core/str.h"
 #include "mime/mime.h"
 #include "mime/mime_struct.h"
+#include "queue/queue.h"
 
 #define FROM_ADDRS_MAX 16
 #define TRACE_MAX 2048
+#define HOPS_MAX 50		/* Received fields, as Postfix's hopcount */
 
-/* d comes first: the store hands &d back to deliver_done. */
 struct deliver_job {
-	struct store_delivery d;
+	struct store_delivery d;	/* local mailboxes */
+	struct store_queue q;		/* other operators */
+	struct store_queue_add qa;	/* ... when nothing is local */
+	struct queue_report *reports;	/* success reports (NOTIFY) */
 	struct smtp_session *s;
 	struct buf sealed;
 	struct buf info;		/* IMAP's view of the message */
@@ -42,6 +46,8 @@ struct deliver_job {
 static void
 job_free(struct deliver_job *j)
 {
+	store_queue_free(&j->q);
+	queue_report_free(&j->reports);
 	buf_free(&j->sealed);
 	buf_free(&j->info);
 	free(j->ids);
@@ -75,12 +81,19 @@ deliver_done(int result, void *arg)
 			logl_u64(&ll, "uid", j->uids[i]);
 			logl_emit(&ll, LOG_INFO);
 		}
+		for (size_t i = 0; i < j->q.n_rcpt; i++) {
+			logl_begin(&ll, s->qid, "smtp", "queued");
+			logl_str(&ll, "to", j->q.rcpts[i].addr);
+			logl_emit(&ll, LOG_INFO);
+		}
+		if (j->q.n_rcpt > 0 || queue_report_queued(j->reports))
+			queue_wake();
 	}
 	logl_begin(&ll, s->qid, "smtp", result == 0 ? "accepted" : "failed");
 	logl_str(&ll, "session", s->id);
 	logl_str(&ll, "from", s->null_sender ? "<>" : s->mail_from);
 	logl_u64(&ll, "size", j->d.size);
-	logl_u64(&ll, "nrcpt", j->n);
+	logl_u64(&ll, "nrcpt", j->n + j->q.n_rcpt);
 	char delay[32];
 	snprintf(delay, sizeof(delay), "%.4f", elapsed(&s->t_data));
 	logl_str(&ll, "delay", delay);
@@ -97,6 +110,12 @@ deliver_done(int result, void *arg)
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
 	else if (result == ERR_STORE_FULL)
 		smtp_reply_error(s, "452 4.3.1 Insufficient system storage");
+	else if (result == ERR_NOTFOUND)
+		smtp_reply_error(s, "451 4.3.0 Error: a recipient's mailbox "
+		    "changed meanwhile, try again");
+	else if (result == ERR_EXISTS)
+		smtp_reply_error(s, "451 4.3.0 Error: queue id collision, try "
+		    "again");
 	else
 		smtp_reply_error(s, "451 4.3.0 Error: queue file write error");
 	job_free(j);
@@ -140,11 +159,22 @@ header_check(struct smtp_session *s, const char *msg, size_t hlen,
 	struct mime_hdr_iter it;
 	struct strv name, value;
 	char addrs[FROM_ADDRS_MAX][MIME_ADDR_MAX];
-	unsigned n_from = 0, n_date = 0, n_msgid = 0;
+	unsigned n_from = 0, n_date = 0, n_msgid = 0, n_hops = 0;
+	bool relay = s->kind == SMTP_LISTENER_RELAY;
 	int r;
 
+	*no_from = *no_date = *no_msgid = false;
 	mime_header_iter_init(&it, msg, hlen);
 	while ((r = mime_header_next(&it, &name, &value)) == 1) {
+		if (name.len == 8 && strncasecmp(name.p, "Received", 8) == 0 &&
+		    ++n_hops > HOPS_MAX) {
+			refuse(s, "too many hops", "554 5.4.6 Error: too many "
+			    "hops (more than %d Received fields): mail loop?",
+			    HOPS_MAX);
+			return ERR_PROTO;
+		}
+		if (relay)
+			continue;	/* another operator's message, as is */
 		if (name.len == 4 && strncasecmp(name.p, "From", 4) == 0) {
 			n_from++;
 			int n = mime_mailbox_list(value.p, value.len, addrs,
@@ -177,6 +207,8 @@ header_check(struct smtp_session *s, const char *msg, size_t hlen,
 			n_msgid++;
 		}
 	}
+	if (relay)
+		return 0;
 	if (r < 0) {
 		refuse(s, "malformed header", "550 5.6.0 Error: malformed "
 		    "header line in message");
@@ -218,6 +250,9 @@ trace_headers(struct smtp_session *s, struct buf *b, bool no_from,
 	if (s->is_tls)
 		r |= buf_addf(b, "\t(using %s with cipher %s (%d/%d bits))\r\n",
 		    s->tls_version, s->tls_cipher, s->tls_bits, s->tls_bits);
+	if (s->kind == SMTP_LISTENER_RELAY)
+		r |= buf_addf(b, "\t(client certificate %s verified, operator "
+		    "of %s)\r\n", s->peer_names, s->relay_domain);
 	r |= buf_addf(b, "\tby %s (mssgate) with %s id %s\r\n",
 	    s->cfg->hostname, protocol_name(s), s->qid);
 	if (s->n_rcpt == 1)
@@ -236,6 +271,83 @@ trace_headers(struct smtp_session *s, struct buf *b, bool no_from,
 		    s->cfg->hostname);
 	}
 	return r ? ERR_LIMIT : 0;
+}
+
+/* deliver_op - one transaction: the mailboxes, the queue record, and
+ * the success reports, all or nothing. */
+static int
+deliver_op(struct store_wtxn *w, void *arg)
+{
+	struct deliver_job *j = arg;
+	int r;
+	if (j->n > 0)
+		r = store_op_deliver(w, &j->d);
+	else
+		r = store_op_queue_add(w, &j->qa);
+	if (r == 0 && j->reports != NULL)
+		r = queue_report_apply(w, j->reports);
+	return r;
+}
+
+/* success_reports - NOTIFY=SUCCESS on a local recipient: the sender is
+ * told "delivered" (RFC 3461 5.2.2.1), in the same transaction. */
+static int
+success_reports(struct smtp_session *s, struct deliver_job *j,
+		const struct buf *plain)
+{
+	size_t n = 0;
+	int64_t now = (int64_t)time(NULL);
+
+	if (s->null_sender)
+		return 0;
+	struct dsn_rcpt *dr = calloc(s->n_rcpt, sizeof(*dr));
+	if (dr == NULL)
+		return ERR_NOMEM;
+	for (size_t i = 0; i < s->n_rcpt; i++) {
+		const struct smtp_rcpt *rc = &s->rcpts[i];
+		if (rc->account_id == 0 || !(rc->notify &
+		    STORE_NOTIFY_SUCCESS))
+			continue;
+		memset(&dr[n], 0, sizeof(dr[n]));
+		dr[n].final = rc->addr;
+		dr[n].orcpt = rc->orcpt[0] ? rc->orcpt : NULL;
+		dr[n].action = DSN_DELIVERED;
+		dr[n].status = "2.0.0";
+		dr[n].last_attempt = now;
+		n++;
+	}
+	if (n == 0) {
+		free(dr);
+		return 0;
+	}
+	char from[STORE_ADDR_MAX + 16], mid[STORE_HOST_MAX + 40], rnd[17];
+	str_fmt(from, sizeof(from), "MAILER-DAEMON@%s", s->cfg->hostname);
+	str_rand_hex(rnd, 8);
+	str_fmt(mid, sizeof(mid), "<dsn.%s.%s@%s>", s->qid, rnd,
+	    s->cfg->hostname);
+	struct dsn_report rep = {
+		.reporting_mta = s->cfg->hostname,
+		.from = from,
+		.to = s->mail_from,
+		.envid = s->envid[0] ? s->envid : NULL,
+		.arrival = now,
+		.now = now,
+		.ret = s->ret == STORE_RET_FULL ? DSN_RETURN_FULL :
+		    s->ret == STORE_RET_HDRS ? DSN_RETURN_HDRS :
+		    DSN_RETURN_DEFAULT,
+		.message = buf_data(plain),
+		.message_len = buf_len(plain),
+		.n_rcpt = n,
+		.rcpts = dr,
+		.message_id = mid,
+	};
+	int r = queue_report_prepare(&rep, smtp_store(), &j->reports);
+	free(dr);
+	/* The message matters more than its receipt: deliver it anyway. */
+	if (r < 0)
+		log_warnx("%s smtp cannot build the success report error="
+		    "\"%s\"", s->qid, err_str(r));
+	return 0;
 }
 
 void
@@ -274,6 +386,7 @@ smtp_deliver(struct smtp_session *s)
 	if (j == NULL)
 		goto tempfail;
 	j->s = s;
+	store_queue_init(&j->q);
 	buf_init(&j->sealed, SIZE_MAX / 2);
 	buf_init(&j->info, SIZE_MAX / 2);
 	buf_init(&plain, s->cfg->smtp_max_message_size + TRACE_MAX);
@@ -284,25 +397,57 @@ smtp_deliver(struct smtp_session *s)
 	buf_free(&s->msg);
 	buf_init(&s->msg, s->cfg->smtp_max_message_size);
 
-	/* Deliver once per mailbox, even to two addresses of one user. */
+	/* Local mailboxes once each, even for two addresses of one user;
+	 * the others go to the queue, one record for all of them. */
 	j->ids = calloc(s->n_rcpt, sizeof(*j->ids));
 	j->uids = calloc(s->n_rcpt, sizeof(*j->uids));
 	j->mboxes = calloc(s->n_rcpt, sizeof(*j->mboxes));
 	j->addrs = calloc(s->n_rcpt, sizeof(*j->addrs));
+	j->q.rcpts = calloc(s->n_rcpt, sizeof(*j->q.rcpts));
 	if (j->ids == NULL || j->uids == NULL || j->mboxes == NULL ||
-	    j->addrs == NULL)
+	    j->addrs == NULL || j->q.rcpts == NULL)
 		goto tempfail_plain;
 	for (size_t i = 0; i < s->n_rcpt; i++) {
+		const struct smtp_rcpt *rc = &s->rcpts[i];
+		if (rc->account_id == 0) {
+			/* the same address twice is one delivery, as with
+			 * Postfix's cleanup */
+			bool dup = false;
+			for (size_t k = 0; k < j->q.n_rcpt && !dup; k++)
+				dup = strcasecmp(j->q.rcpts[k].addr,
+				    rc->addr) == 0;
+			if (dup)
+				continue;
+			struct store_qrcpt *q = &j->q.rcpts[j->q.n_rcpt++];
+			str_copy(q->addr, sizeof(q->addr), rc->addr);
+			str_copy(q->orcpt, sizeof(q->orcpt), rc->orcpt);
+			q->notify = rc->notify;
+			q->state = STORE_RCPT_PENDING;
+			continue;
+		}
 		size_t k;
 		for (k = 0; k < j->n; k++)
-			if (j->ids[k] == s->rcpts[i].account_id)
+			if (j->ids[k] == rc->account_id)
 				break;
 		if (k < j->n)
 			continue;
-		j->ids[j->n] = s->rcpts[i].account_id;
+		j->ids[j->n] = rc->account_id;
 		j->addrs[j->n] = s->rcpts[i].addr;
 		j->n++;
 	}
+	if (j->q.n_rcpt > 0) {
+		uint64_t qid;
+		if (queue_id_parse(s->qid, &qid) < 0)
+			goto tempfail_plain;
+		j->q.id = qid;
+		j->q.arrival = j->q.next_attempt = (int64_t)time(NULL);
+		j->q.ret = s->ret;
+		j->q.account_id = s->has_auth ? s->acct.id : 0;
+		str_copy(j->q.sender, sizeof(j->q.sender), s->mail_from);
+		str_copy(j->q.envid, sizeof(j->q.envid), s->envid);
+	}
+	if (success_reports(s, j, &plain) < 0)
+		goto tempfail_plain;
 	/* What IMAP will ask of this message is computed once, now. */
 	struct mime_info mi;
 	mime_info_init(&mi);
@@ -326,13 +471,20 @@ smtp_deliver(struct smtp_session *s)
 	j->d.account_ids = j->ids;
 	j->d.uids_r = j->uids;
 	j->d.mailbox_ids_r = j->mboxes;
+	j->d.queue = j->q.n_rcpt > 0 ? &j->q : NULL;
+	j->qa.q = &j->q;
+	j->qa.sealed = j->d.sealed;
+	j->qa.sealed_len = j->d.sealed_len;
+	j->qa.info = j->d.info;
+	j->qa.info_len = j->d.info_len;
+	j->qa.size = j->d.size;
 	buf_wipe(&plain);
 
 	s->state = SMTP_STATE_WAIT;
 	s->pending++;
 	bufferevent_disable(s->bev, EV_READ);
-	int r = store_submit(smtp_store(), store_op_deliver, &j->d,
-	    deliver_done, s->loop);
+	int r = store_submit(smtp_store(), deliver_op, j, deliver_done,
+	    s->loop);
 	if (r < 0) {
 		s->pending--;
 		job_free(j);

@@ -42,7 +42,9 @@ enum smtp_auth_step {
 
 struct smtp_rcpt {
 	char addr[SMTP_PATH_MAX];
-	uint32_t account_id;
+	uint32_t account_id;		/* 0: for another operator */
+	uint8_t notify;			/* STORE_NOTIFY_*, 0 if not given */
+	char orcpt[STORE_ADDR_MAX + 16];	/* "rfc822;addr", decoded */
 };
 
 struct smtp_session {
@@ -69,6 +71,10 @@ struct smtp_session {
 	struct event *close_ev;		/* deadline for a closing session */
 
 	char helo[256];
+	/* relay port: the trust-space domain the client certificate names
+	 * ("" when it names none), and the names it bears, for messages */
+	char relay_domain[STORE_HOST_MAX];
+	char peer_names[256];
 	char tls_info[160];
 	char tls_version[32];
 	char tls_cipher[64];
@@ -85,6 +91,8 @@ struct smtp_session {
 	bool smtputf8;
 	bool body_8bit;
 	char mail_from[SMTP_PATH_MAX];
+	uint8_t ret;			/* STORE_RET_* (RFC 3461 RET) */
+	char envid[STORE_ENVID_MAX];	/* ENVID, decoded */
 	struct smtp_rcpt *rcpts;
 	size_t n_rcpt, cap_rcpt;
 	struct buf msg;
@@ -127,5 +135,16 @@ void smtp_auth_line(struct smtp_session *s, const char *line, size_t len);
 
 /* smtp_deliver.c */
 void smtp_deliver(struct smtp_session *s);
+
+/* smtp_relay.c */
+/* smtp_relay_peer - after the handshake on the relay port: which
+ * trust-space domain the client certificate stands for. */
+void smtp_relay_peer(struct smtp_session *s);
+/* smtp_dsn_mail_param / _rcpt_param - RFC 3461 parameters; 1 taken,
+ * 0 not a DSN parameter, <0 refused (a reply was sent). */
+int smtp_dsn_mail_param(struct smtp_session *s, const struct smtp_param *p,
+			uint8_t *ret, char *envid, size_t envid_size);
+int smtp_dsn_rcpt_param(struct smtp_session *s, const struct smtp_param *p,
+			struct smtp_rcpt *rc);
 
 #endif

@@ -252,6 +252,8 @@ smtp_txn_reset(struct smtp_session *s)
 	s->smtputf8 = false;
 	s->body_8bit = false;
 	s->mail_from[0] = '\0';
+	s->ret = STORE_RET_NONE;
+	s->envid[0] = '\0';
 	s->n_rcpt = 0;
 	buf_free(&s->msg);
 	buf_init(&s->msg, s->cfg->smtp_max_message_size);
@@ -360,7 +362,8 @@ smtp_starttls(struct smtp_session *s)
 		evbuffer_drain(in, junk);
 		log_info("%s smtp starttls discarded=%zu", s->id, junk);
 	}
-	struct bufferevent *tls = pki_bev_starttls(loop_base(s->loop), s->bev);
+	struct bufferevent *tls = pki_bev_starttls(loop_base(s->loop), s->bev,
+	    s->kind == SMTP_LISTENER_RELAY ? PKI_CTX_RELAY : PKI_CTX_SERVER);
 	if (tls == NULL) {
 		smtp_reply(s, "421 4.7.0 TLS failed");
 		smtp_close(s);
@@ -398,7 +401,7 @@ smtp_accept(struct loop *l, int fd, const struct sockaddr *sa,
 	    smtp_session_count() >= cfg->smtp_max_sessions) {
 		static const char busy[] = "421 4.7.0 Too many connections, "
 		    "try again later\r\n";
-		if (kind == SMTP_LISTENER_SUBMISSION) {
+		if (kind != SMTP_LISTENER_SUBMISSION_TLS) {
 			ssize_t w = write(fd, busy, sizeof(busy) - 1);
 			(void)w;
 		}
@@ -450,7 +453,8 @@ smtp_accept(struct loop *l, int fd, const struct sockaddr *sa,
 	logl_begin(&ll, s->id, "smtp", "connect");
 	logl_str(&ll, "peer", peer);
 	logl_str(&ll, "listener", kind == SMTP_LISTENER_SUBMISSION_TLS ?
-	    "submissions" : "submission");
+	    "submissions" : kind == SMTP_LISTENER_RELAY ? "relay" :
+	    "submission");
 	logl_emit(&ll, LOG_INFO);
 
 	if (kind == SMTP_LISTENER_SUBMISSION_TLS) {
@@ -483,6 +487,8 @@ smtp_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		tls_note(s);
+		if (s->kind == SMTP_LISTENER_RELAY)
+			smtp_relay_peer(s);
 		smtp_set_timeout(s, false);
 		if (s->state == SMTP_STATE_TLS_WAIT) {
 			s->state = SMTP_STATE_COMMAND;

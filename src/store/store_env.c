@@ -211,7 +211,9 @@ store_walk_prefix(MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
 	int rc = mdb_cursor_open(txn, dbi, &c);
 	if (rc != 0)
 		return store_err(rc);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	/* LMDB refuses an empty key even as a range start. */
+	for (rc = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+	     rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
 			break;

@@ -108,11 +108,12 @@ queue_put(struct store_wtxn *w, const struct store_queue *q, unsigned flags)
 	unsigned char kb[8], dk[16];
 	struct enc e;
 	size_t cap = 256 + q->n_rcpt * (sizeof(struct store_qrcpt) + 32);
-	unsigned char *vb = malloc(cap);
+	unsigned char *vb;
 	int r, rc;
 
 	if (q->n_rcpt == 0 || q->n_rcpt > STORE_QUEUE_RCPTS_MAX)
 		return ERR_INVAL;
+	vb = malloc(cap);
 	if (vb == NULL)
 		return ERR_NOMEM;
 	enc_init(&e, vb, cap);

@@ -115,6 +115,7 @@ class Gateway:
         self.port_imap = free_port()
         self.port_imaps = free_port()
         self.port_https = free_port()
+        self.port_relay = free_port()
         self.proc = None
         self.extra = dict(extra or {})
         self.write_config()
@@ -136,6 +137,10 @@ class Gateway:
             "imap_listen": "127.0.0.1:%d" % self.port_imap,
             "imap_tls_listen": "127.0.0.1:%d" % self.port_imaps,
             "http_listen": "127.0.0.1:%d" % self.port_https,
+            "relay_listen": "127.0.0.1:%d" % self.port_relay,
+            "tls_ca_file": os.path.join(self.certs, "ca.crt"),
+            "tls_client_cert_file": os.path.join(self.certs, "server.crt"),
+            "tls_client_key_file": os.path.join(self.certs, "server.key"),
             "dev_demo_accounts": "no",
             "network_threads": "2",
             "auth_fail_delay": "0s",
