@@ -10,7 +10,8 @@
  *            connection per user, CREATE of every mailbox but INBOX, then
  *            every message with its flags and internal date, in order,
  *            -W commands in flight (LITERAL+; synchronizing literals when
- *            the server lacks it). Prints one result line.
+ *            the server lacks it). Timed from the moment every connection
+ *            is logged in. Prints one result line.
  *
  *  -m run    one thread per connection (-c), users taken in turn; each
  *            connection logs in and SELECTs INBOX (set-up, not timed),
@@ -155,7 +156,8 @@ usage(void)
 	    "  -P N        idle: connections set up at once (100)\n"
 	    "  -s SEED     random seed (1)\n"
 	    "  -L LABEL    label printed on the result line\n"
-	    "  -l FILE     run: latencies of the window, ms, sorted\n"
+	    "  -l FILE     run: latencies of the window, ms, sorted; idle: set-up\n"
+	    "              times of the connections, ms, sorted\n"
 	    "  -v          print the TLS parameters of the first connection\n");
 	exit(2);
 }
@@ -210,6 +212,7 @@ struct msg {
 struct mbx {
 	struct msg *m;
 	size_t n;
+	char *buf;		/* the file, which m points into */
 };
 
 static char *
@@ -240,6 +243,7 @@ read_mbx(const char *path, struct mbx *out)
 	char *p = read_file(path, &len);
 	out->m = NULL;
 	out->n = 0;
+	out->buf = p;
 	while (off < len) {
 		char *nl = memchr(p + off, '\n', len - off);
 		if (nl == NULL)
@@ -290,6 +294,7 @@ struct conn {
 	uint64_t rng;
 	unsigned long seq;
 	unsigned long store_msg;	/* flagged by the last STORE, or 0 */
+	unsigned long appends_ok;	/* APPENDs answered OK, any time */
 };
 
 static void
@@ -755,19 +760,24 @@ struct loader {
 	double seconds;
 };
 
+static pthread_barrier_t bar_load;
+
 static void *
 load_main(void *arg)
 {
 	struct loader *L = arg;
 	struct conn *c = &L->c;
 	char path[4096];
-	double t0 = now();
 
-	if (connect_login(c) < 0) {
+	/* the set-up (TLS, LOGIN) is not timed */
+	int up = connect_login(c) == 0;
+	pthread_barrier_wait(&bar_load);
+	if (!up) {
 		L->errors++;
 		report(c, "connection set-up failed");
 		return NULL;
 	}
+	double t0 = now();
 	snprintf(path, sizeof(path), "%s/u%u/mailboxes", opt_dir, L->k);
 	size_t len;
 	char *names = read_file(path, &len);
@@ -815,10 +825,12 @@ load_main(void *arg)
 				return NULL;
 		}
 		free(box.m);
+		free(box.buf);
 	}
 	conn_close(c, 1);
 	L->seconds = now() - t0;
 	free(names);
+	free(c->line);
 	return NULL;
 }
 
@@ -828,7 +840,8 @@ mode_load(void)
 	struct loader *L = calloc(n_users, sizeof(*L));
 	if (L == NULL)
 		die("out of memory");
-	double t0 = now();
+	if (pthread_barrier_init(&bar_load, NULL, n_users + 1) != 0)
+		die("pthread_barrier_init failed");
 	for (unsigned i = 0; i < n_users; i++) {
 		L[i].k = i + 1;
 		L[i].c.id = i;
@@ -838,6 +851,8 @@ mode_load(void)
 		if (pthread_create(&L[i].c.thread, NULL, load_main, &L[i]) != 0)
 			die("pthread_create failed");
 	}
+	pthread_barrier_wait(&bar_load);
+	double t0 = now();
 	unsigned long msgs = 0, errs = 0;
 	unsigned long long bytes = 0;
 	for (unsigned i = 0; i < n_users; i++) {
@@ -887,7 +902,9 @@ read_queries(void)
 	size_t len;
 	snprintf(path, sizeof(path), "%s/queries", opt_dir);
 	char *p = read_file(path, &len);
-	for (char *l = strtok(p, "\n"); l != NULL; l = strtok(NULL, "\n")) {
+	char *lsave = NULL;
+	for (char *l = strtok_r(p, "\n", &lsave); l != NULL;
+	    l = strtok_r(NULL, "\n", &lsave)) {
 		char *sp = strchr(l, ' ');
 		if (sp == NULL)
 			continue;
@@ -1009,6 +1026,8 @@ one_op(struct conn *c, enum op op, unsigned long long *bytes)
 	case OP_APPEND:
 		r = append_one(c, "Bench-Append",
 		    &append_msgs.m[(c->seq * 7 + c->id) % append_msgs.n]);
+		if (r == 1)
+			c->appends_ok++;
 		break;
 	default:
 		r = 0;
@@ -1130,10 +1149,11 @@ mode_run(void)
 		pthread_join(conns[i].thread, NULL);
 	double cpu = cpu_seconds() - cpu0;
 
-	unsigned long ops = 0, total = 0, errs = 0, up = 0;
+	unsigned long ops = 0, total = 0, errs = 0, up = 0, appends = 0;
 	unsigned long long bytes = 0;
 	size_t n_lat = 0;
 	for (unsigned i = 0; i < opt_conns; i++) {
+		appends += conns[i].appends_ok;
 		ops += conns[i].ok_window;
 		total += conns[i].ok_total;
 		errs += conns[i].errors;
@@ -1167,13 +1187,13 @@ mode_run(void)
 	printf("imap-load: %smode=run mix=%s conns=%u up=%lu seconds=%.3f "
 	    "ops=%lu errors=%lu ops_per_s=%.1f p50_ms=%.2f p99_ms=%.2f "
 	    "kib_in_per_op=%.1f setup_p50_ms=%.1f setup_max_ms=%.1f "
-	    "total_ok=%lu client_cpu_ms_per_op=%.3f\n",
+	    "total_ok=%lu appends_ok=%lu client_cpu_ms_per_op=%.3f\n",
 	    opt_label, opt_mix, opt_conns, up, opt_seconds, ops, errs,
 	    (double)ops / opt_seconds, pct_f(lat, n_lat, 50) * 1e3,
 	    pct_f(lat, n_lat, 99) * 1e3,
 	    ops ? (double)bytes / 1024.0 / (double)ops : 0.0,
 	    setup[opt_conns / 2] * 1e3, setup[opt_conns - 1] * 1e3, total,
-	    total ? cpu * 1e3 / (double)total : 0.0);
+	    appends, total ? cpu * 1e3 / (double)total : 0.0);
 	fflush(stdout);
 	for (unsigned i = 0; i < opt_conns; i++) {
 		free(conns[i].lat);
@@ -1588,6 +1608,15 @@ mode_idle(void)
 		if (ic[i].st == I_IDLING)
 			setup[ns++] = ic[i].t_up - ic[i].t0;
 	qsort(setup, ns, sizeof(*setup), cmp_double);
+	if (opt_latfile != NULL) {
+		FILE *f = fopen(opt_latfile, "w");
+		if (f == NULL)
+			die("%s: %s", opt_latfile, strerror(errno));
+		for (size_t i = 0; i < ns; i++)
+			fprintf(f, "%.3f\n", setup[i] * 1e3);
+		if (fclose(f) != 0)
+			die("%s: write error", opt_latfile);
+	}
 	if (opt_verbose && tls_desc[0])
 		fprintf(stderr, "imap-load: %sTLS: %s\n", opt_label, tls_desc);
 	printf("idle: %sconns=%u up=%lu failed=%lu open_seconds=%.2f "
@@ -1635,6 +1664,9 @@ mode_idle(void)
 				unsigned long targets = n_up;
 				double td = now();
 				delivering = 1;
+				/* stdin may hold the next commands: out of
+				 * the loop meanwhile (level-triggered) */
+				epoll_ctl(epfd, EPOLL_CTL_DEL, 0, NULL);
 				for (unsigned u = 0; u < n_users; u++) {
 					d[u].user = u;
 					d[u].ok = 0;
@@ -1659,6 +1691,7 @@ mode_idle(void)
 					ok += (unsigned)d[u].ok;
 				}
 				delivering = 0;
+				epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &sev);
 				double *lat = xmalloc((got ? got : 1) *
 				    sizeof(*lat));
 				size_t nl2 = 0;
@@ -1759,7 +1792,9 @@ main(int argc, char **argv)
 	    opt_parallel < 1)
 		usage();
 	char *ul = strdup(ulist);
-	for (char *u = strtok(ul, ","); u != NULL; u = strtok(NULL, ",")) {
+	char *usave = NULL;
+	for (char *u = strtok_r(ul, ",", &usave); u != NULL;
+	    u = strtok_r(NULL, ",", &usave)) {
 		users = xrealloc(users, (n_users + 1) * sizeof(char *));
 		users[n_users++] = u;
 	}

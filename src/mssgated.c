@@ -99,6 +99,7 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	  struct sockaddr *sa, int len, void *arg)
 {
 	struct binding *b = arg;
+	net_nodelay(fd);
 	if (b->proto == PROTO_SMTP)
 		smtp_accept(b->loop, fd, sa, (enum smtp_listener_kind)b->kind);
 	else

@@ -21,6 +21,15 @@
       status 1 on a count or byte difference, 2 when only search answers
       differ (printed, the bench goes on).
 
+  imap_bench.py scan PORT CAFILE PASSWORD USER...
+      a client's first look at each INBOX: SELECT, then UID FETCH 1:* of
+      flags, size, internal date, ENVELOPE and four header fields; prints
+      "messages=N seconds=S" (the time of SELECT + FETCH, logins excluded).
+
+  imap_bench.py count PORT CAFILE PASSWORD USER...
+      one line "MAILBOX=N ..." with the messages of every mailbox (STATUS),
+      summed over the users.
+
   imap_bench.py mem PID [tree]
       memory of one process (PID), or with "tree" of PID and all its
       descendants: one line "procs=N rss_kb=.. pss_kb=.. pss_anon_kb=..
@@ -196,7 +205,8 @@ def fake_pdf(rng, size):
 
 
 def fake_jpeg(rng, size):
-    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + rng.randbytes(max(0, size - 11))
+    head = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
+    return head + rng.randbytes(max(0, size - len(head)))
 
 
 class Gen:
@@ -531,7 +541,7 @@ def read_mbx(path):
     return out
 
 
-# --- verification -------------------------------------------------------------
+# --- verification ------------------------------------------------------------
 
 def cmd_verify(argv):
     d, port, cafile, password, label = argv[:5]
@@ -614,7 +624,60 @@ def cmd_verify(argv):
     sys.exit(1 if hard else (2 if soft else 0))
 
 
-# --- memory -------------------------------------------------------------------
+def cmd_scan(argv):
+    """scan PORT CAFILE PASSWORD USER...: what a client's first look at
+    each INBOX costs: SELECT (read-write: on Dovecot the first one after
+    new mail moves it from new/ to cur/ and updates the indexes), then
+    UID FETCH 1:* (UID FLAGS RFC822.SIZE
+    INTERNALDATE ENVELOPE BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE)]);
+    one line "messages=N seconds=S"."""
+    import time
+    port, cafile, password = argv[:3]
+    ctx = ssl.create_default_context(cafile=cafile)
+    n = 0
+    spent = 0.0
+    for user in argv[3:]:
+        c = imaplib.IMAP4_SSL("127.0.0.1", int(port), ssl_context=ctx,
+                              timeout=300)
+        c.login(user, password)
+        t0 = time.monotonic()
+        c.select("INBOX")       # read-write, as a client does
+        typ, data = c.uid("FETCH", "1:*", "(UID FLAGS RFC822.SIZE "
+                          "INTERNALDATE ENVELOPE BODY.PEEK[HEADER.FIELDS "
+                          "(FROM TO SUBJECT DATE)])")
+        spent += time.monotonic() - t0
+        if typ != "OK":
+            raise SystemExit("%s: FETCH failed: %r" % (user, data))
+        n += sum(1 for x in data if isinstance(x, tuple))
+        c.logout()
+    print("messages=%d seconds=%.2f" % (n, spent))
+
+
+def cmd_count(argv):
+    """count PORT CAFILE PASSWORD USER...: one line "MAILBOX=N ..." with
+    the number of messages of every mailbox, summed over the users."""
+    port, cafile, password = argv[:3]
+    ctx = ssl.create_default_context(cafile=cafile)
+    tot = {}
+    for user in argv[3:]:
+        c = imaplib.IMAP4_SSL("127.0.0.1", int(port), ssl_context=ctx,
+                              timeout=120)
+        c.login(user, password)
+        typ, data = c.list()
+        names = []
+        for line in data:
+            m = re.match(rb'\(.*?\) (?:"."|NIL) (.*)$', line)
+            if m:
+                names.append(m.group(1).decode().strip('"'))
+        for mb in names:
+            typ, data = c.status('"%s"' % mb, "(MESSAGES)")
+            m = re.search(rb"MESSAGES (\d+)", data[0])
+            tot[mb] = tot.get(mb, 0) + int(m.group(1))
+        c.logout()
+    print(" ".join("%s=%d" % kv for kv in sorted(tot.items())))
+
+
+# --- memory ------------------------------------------------------------------
 
 def rollup(pid):
     vals = {}
@@ -684,7 +747,8 @@ def cmd_mem(argv):
 
 
 if __name__ == "__main__":
-    cmds = {"corpus": cmd_corpus, "verify": cmd_verify, "mem": cmd_mem}
+    cmds = {"corpus": cmd_corpus, "verify": cmd_verify, "scan": cmd_scan,
+            "count": cmd_count, "mem": cmd_mem}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.stderr.write(__doc__)
         sys.exit(2)

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -89,4 +90,11 @@ net_addr_str(const struct sockaddr *sa, char *out, size_t size)
 	if (a == NULL || inet_ntop(sa->sa_family, a, out, (socklen_t)size)
 	    == NULL)
 		str_copy(out, size, "unknown");
+}
+
+void
+net_nodelay(int fd)
+{
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }

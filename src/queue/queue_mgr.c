@@ -568,7 +568,8 @@ resolve_done(void *arg)
 	if (!d->route_ok) {
 		log_info("- relay no route domain=%s reason=\"%s\"", d->domain,
 		    d->route.error);
-		dest_fail_all(d, d->route.permanent ? "5.4.4" : "4.4.3",
+		dest_fail_all(d, d->route.status[0] ? d->route.status :
+		    d->route.permanent ? "5.4.4" : "4.4.3",
 		    d->route.error[0] ? d->route.error : "no route");
 	} else if (m.stopping) {
 		struct qjob *j;

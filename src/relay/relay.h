@@ -67,14 +67,18 @@ struct relay_route {
 	size_t n;
 	struct relay_target t[RELAY_TARGETS_MAX];
 	char error[256];		/* n == 0: why (for the report) */
-	bool permanent;			/* n == 0 and no domain exists */
+	bool permanent;			/* n == 0 and no domain exists, or
+					 * it left the trust space */
+	char status[8];			/* permanent: its status code */
 };
 
 /*
  * relay_route_resolve - blocking (run it on a worker): the targets of
  * domain in order of preference. relay_routes in cfg first, then the
  * trust-space entry's route, then MX records (res_query), then the
- * domain's own A/AAAA. Returns 0 (targets, or none with error set).
+ * domain's own A/AAAA. The domain must still be in the trust space: one
+ * removed since the message was queued gets a permanent 5.7.1, whatever
+ * route it has. Returns 0 (targets, or none with error set).
  */
 int relay_route_resolve(const struct config *cfg, struct store *st,
 			const char *domain, struct relay_route *out);

@@ -27,6 +27,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/net.h"
 #include "core/str.h"
 #include "pki/pki.h"
 
@@ -710,6 +711,14 @@ rc_read_cb(struct bufferevent *bev, void *arg)
 	char line[RELAY_REPLY_LINE_MAX + 2];
 
 	c->busy++;
+	/* libevent may run the read callback before the connect
+	 * completion when the greeting came at once (both ready in one
+	 * loop turn, read first): the connection is evidently up. */
+	if (c->state == RC_CONNECT && !c->dead && c->bev == bev) {
+		c->state = RC_GREETING;
+		net_nodelay(bufferevent_getfd(c->bev));
+		bufferevent_set_timeouts(c->bev, &c->tv_io, &c->tv_io);
+	}
 	while (!c->dead && c->bev == bev) {
 		size_t eol;
 		struct evbuffer_ptr e = evbuffer_search_eol(in, NULL, &eol,
@@ -758,6 +767,7 @@ rc_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->state == RC_CONNECT) {
 			c->state = RC_GREETING;
+			net_nodelay(bufferevent_getfd(c->bev));
 			bufferevent_set_timeouts(c->bev, &c->tv_io, &c->tv_io);
 		} else if (c->state == RC_HANDSHAKE) {
 			char v[32], ciph[64];

@@ -193,13 +193,6 @@ relay_route_resolve(const struct config *cfg, struct store *st,
 {
 	memset(out, 0, sizeof(*out));
 	size_t dlen = strlen(domain);
-	for (size_t i = 0; i < cfg->relay_routes.n; i++) {
-		const char *r = cfg->relay_routes.v[i];
-		const char *eq = strchr(r, '=');
-		if (eq != NULL && (size_t)(eq - r) == dlen &&
-		    strncasecmp(r, domain, dlen) == 0)
-			return static_route(out, eq + 1, "config");
-	}
 	struct store_rtxn *rt;
 	struct store_trust t;
 	int r = store_read_begin(st, &rt);
@@ -211,6 +204,22 @@ relay_route_resolve(const struct config *cfg, struct store *st,
 		str_fmt(out->error, sizeof(out->error), "cannot read the "
 		    "trust space: %s", err_str(r));
 		return 0;
+	}
+	/* Submission checked it; an administrator may have removed the
+	 * domain since, and then nothing more goes there. */
+	if (r == 0) {
+		str_fmt(out->error, sizeof(out->error), "domain %s is no "
+		    "longer in the MSSanté trust space", domain);
+		out->permanent = true;
+		str_copy(out->status, sizeof(out->status), "5.7.1");
+		return 0;
+	}
+	for (size_t i = 0; i < cfg->relay_routes.n; i++) {
+		const char *cr = cfg->relay_routes.v[i];
+		const char *eq = strchr(cr, '=');
+		if (eq != NULL && (size_t)(eq - cr) == dlen &&
+		    strncasecmp(cr, domain, dlen) == 0)
+			return static_route(out, eq + 1, "config");
 	}
 	if (r == 1 && t.route[0] != '\0')
 		return static_route(out, t.route, "trust");

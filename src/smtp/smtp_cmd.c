@@ -161,11 +161,16 @@ cmd_mail(struct smtp_session *s, struct strv args)
 	int dr;
 
 	if (s->kind == SMTP_LISTENER_RELAY) {
+		if (!s->is_tls) {
+			smtp_reply_error(s, "530 5.7.0 Must issue a STARTTLS "
+			    "command first");
+			return;
+		}
 		if (s->relay_domain[0] == '\0') {
-			smtp_reply_error(s, "554 5.7.1 Relay access denied: the "
-			    "client certificate (%s) names no domain of the "
-			    "MSSanté trust space", s->peer_names[0] ?
-			    s->peer_names : "no name");
+			smtp_reply_error(s, "554 5.7.1 Relay access denied: %s",
+			    s->relay_why[0] ? s->relay_why : "the client "
+			    "certificate names no domain of the MSSanté trust "
+			    "space");
 			return;
 		}
 	} else if (!s->has_auth) {

@@ -75,6 +75,7 @@ struct smtp_session {
 	 * ("" when it names none), and the names it bears, for messages */
 	char relay_domain[STORE_HOST_MAX];
 	char peer_names[256];
+	char relay_why[200];		/* relay port: why MAIL is refused */
 	char tls_info[160];
 	char tls_version[32];
 	char tls_cipher[64];

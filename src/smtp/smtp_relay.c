@@ -34,9 +34,17 @@ smtp_relay_peer(struct smtp_session *s)
 
 	s->relay_domain[0] = '\0';
 	s->peer_names[0] = '\0';
+	s->relay_why[0] = '\0';
 	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
 	X509 *cert = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
-	if (cert != NULL && SSL_get_verify_result(ssl) == X509_V_OK)
+	long vr = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
+	if (cert == NULL)
+		str_copy(s->relay_why, sizeof(s->relay_why),
+		    "no client certificate was presented");
+	else if (vr != X509_V_OK)
+		str_fmt(s->relay_why, sizeof(s->relay_why), "the client "
+		    "certificate does not verify: %s", pki_verify_reason(vr));
+	else
 		n = pki_peer_names(cert, names, PEER_NAMES_MAX);
 	/* Names go into a Received field and logs: host-name characters
 	 * only (a certificate may hold anything in an IA5String). */
@@ -67,10 +75,19 @@ smtp_relay_peer(struct smtp_session *s)
 	}
 	if (r <= 0)
 		s->relay_domain[0] = '\0';
+	if (n > 0 && r < 0)
+		str_copy(s->relay_why, sizeof(s->relay_why), "the trust space "
+		    "cannot be read");
+	else if (n > 0 && r == 0)
+		str_fmt(s->relay_why, sizeof(s->relay_why), "the client "
+		    "certificate (%s) names no domain of the MSSanté trust "
+		    "space", s->peer_names);
 	logl_begin(&ll, s->id, "smtp", "relay-peer");
 	logl_str(&ll, "names", s->peer_names[0] ? s->peer_names : "none");
 	logl_str(&ll, "domain", s->relay_domain[0] ? s->relay_domain :
-	    r < 0 ? "lookup failed" : "not in the trust space");
+	    "none");
+	if (s->relay_why[0] != '\0')
+		logl_str(&ll, "reason", s->relay_why);
 	logl_emit(&ll, r == 1 ? LOG_INFO : LOG_NOTICE);
 }
 
