@@ -2,15 +2,19 @@
 /*
  * store_blob.c - message bodies sealed at rest, stored once, counted.
  *
- * Sealed format (v1): a 40-byte header
- *   u8 version=1 | u8 alg=1 | u16 reserved | u32 chunk_size |
+ * Sealed format: a 40-byte header
+ *   u8 version | u8 alg=1 | u16 first_chunk | u32 chunk_size |
  *   u64 plain_len | 24-byte random nonce base
- * then ceil(plain_len / chunk_size) chunks (at least one), each
- * XChaCha20-Poly1305 (IETF) ciphertext + 16-byte tag. Chunk i uses the
- * nonce base with its last 8 bytes XORed with i, and authenticates the
- * header, i and a "last chunk" flag, so chunks cannot be reordered,
- * dropped or moved to another blob, and the length cannot be changed.
- * Chunking lets a reader decrypt a byte range without the whole body.
+ * then the chunks (at least one), each XChaCha20-Poly1305 (IETF)
+ * ciphertext + 16-byte tag. Version 1: every chunk is chunk_size long
+ * (the last one shorter). Version 2: chunk 0 is first_chunk long (the
+ * message's header section, blank line included) and the following ones
+ * chunk_size, so that reading the header of a message, which is what mail
+ * clients ask for most, decrypts only the header. Chunk i uses the nonce
+ * base with its last 8 bytes XORed with i, and authenticates the header,
+ * i and a "last chunk" flag, so chunks cannot be reordered, dropped or
+ * moved to another blob, and the length cannot be changed. Chunking lets
+ * a reader decrypt a byte range without the whole body.
  */
 #include "store_int.h"
 
@@ -21,7 +25,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 
-#define BLOB_VERSION 1
+#define BLOB_VERSION 2
 #define BLOB_ALG_XCHACHA 1
 #define BLOB_HDR 40
 #define BLOB_CHUNK 65536u
@@ -43,37 +47,97 @@ chunk_ad(const unsigned char *hdr, uint64_t i, int last, unsigned char *ad)
 	ad[BLOB_HDR + 8] = (unsigned char)last;
 }
 
+/* The chunk layout of a blob: chunk 0 is first bytes long, the others
+ * size (the last one shorter). */
+struct geom {
+	uint64_t len, first, size, n;
+};
+
+static void
+geom_init(struct geom *g, uint64_t len, uint64_t first, uint64_t size)
+{
+	g->len = len;
+	g->size = size;
+	g->first = first;
+	if (len <= first)
+		g->n = 1;
+	else
+		g->n = 1 + (len - first + size - 1) / size;
+}
+
+static uint64_t
+geom_start(const struct geom *g, uint64_t i)
+{
+	return i == 0 ? 0 : g->first + (i - 1) * g->size;
+}
+
+static uint64_t
+geom_len(const struct geom *g, uint64_t i)
+{
+	uint64_t st = geom_start(g, i), n = i == 0 ? g->first : g->size;
+	return g->len - st < n ? g->len - st : n;
+}
+
+static uint64_t
+geom_chunk_of(const struct geom *g, uint64_t off)
+{
+	return off < g->first ? 0 : 1 + (off - g->first) / g->size;
+}
+
+/* header_end - the length of the header section (blank line included)
+ * when it ends before the body does and fits a u16; else 0. */
+static size_t
+header_end(const unsigned char *p, size_t len)
+{
+	size_t lim = len < 65535 ? len : 65535;
+	/* an empty header section: the message starts with its blank line */
+	if (len > 2 && p[0] == '\r' && p[1] == '\n')
+		return 2;
+	if (len > 1 && p[0] == '\n')
+		return 1;
+	for (size_t i = 0; i + 1 < lim; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (p[i + 1] == '\n' && i + 2 < len)
+			return i + 2;
+		if (i + 2 < lim && p[i + 1] == '\r' && p[i + 2] == '\n' &&
+		    i + 3 < len)
+			return i + 3;
+	}
+	return 0;
+}
+
 int
 store_blob_seal(struct store *st, const void *plain, size_t len,
 		struct buf *out)
 {
-	uint64_t n_chunks = len == 0 ? 1 : (len + BLOB_CHUNK - 1) / BLOB_CHUNK;
-	size_t total = BLOB_HDR + len + n_chunks * BLOB_TAG;
+	const unsigned char *p = plain;
+	size_t first = header_end(p, len);
+	struct geom g;
+	geom_init(&g, len, first ? first : BLOB_CHUNK, BLOB_CHUNK);
+	size_t total = BLOB_HDR + len + g.n * BLOB_TAG;
 	unsigned char *hdr, ad[BLOB_HDR + 9], nonce[24];
 	int r;
 
 	if ((r = buf_reserve(out, total)) < 0)
 		return r;
 	hdr = (unsigned char *)out->data + out->len;
-	hdr[0] = BLOB_VERSION;
+	hdr[0] = first ? BLOB_VERSION : 1;
 	hdr[1] = BLOB_ALG_XCHACHA;
-	hdr[2] = hdr[3] = 0;
+	hdr[2] = (unsigned char)(first >> 8);
+	hdr[3] = (unsigned char)first;
 	be32_put(hdr + 4, BLOB_CHUNK);
 	be64_put(hdr + 8, len);
 	randombytes_buf(hdr + 16, 24);
 
 	unsigned char *c = hdr + BLOB_HDR;
-	const unsigned char *p = plain;
-	for (uint64_t i = 0; i < n_chunks; i++) {
-		size_t clen = len - i * BLOB_CHUNK;
-		if (clen > BLOB_CHUNK)
-			clen = BLOB_CHUNK;
+	for (uint64_t i = 0; i < g.n; i++) {
 		unsigned long long olen;
 		chunk_nonce(hdr + 16, i, nonce);
-		chunk_ad(hdr, i, i + 1 == n_chunks, ad);
+		chunk_ad(hdr, i, i + 1 == g.n, ad);
 		crypto_aead_xchacha20poly1305_ietf_encrypt(c, &olen,
-		    p + i * BLOB_CHUNK, clen, ad, sizeof(ad), NULL, nonce,
-		    st->key);
+		    p + geom_start(&g, i), geom_len(&g, i), ad, sizeof(ad),
+		    NULL, nonce, st->key);
 		c += olen;
 	}
 	out->len += total;
@@ -93,15 +157,18 @@ blob_open_range(const struct store *st, const unsigned char *v, size_t vlen,
 
 	if (vlen < BLOB_HDR + BLOB_TAG)
 		return ERR_CORRUPT;
-	if (v[0] != BLOB_VERSION)
+	if (v[0] != 1 && v[0] != BLOB_VERSION)
 		return ERR_VERSION;
 	if (v[1] != BLOB_ALG_XCHACHA)
 		return ERR_CORRUPT;
 	uint32_t csize = be32_get(v + 4);
 	uint64_t len = be64_get(v + 8);
-	if (csize == 0)
+	uint32_t first = v[0] == 1 ? csize : ((uint32_t)v[2] << 8 | v[3]);
+	if (csize == 0 || first == 0 || (v[0] == 1 && (v[2] | v[3]) != 0))
 		return ERR_CORRUPT;
-	uint64_t n_chunks = len == 0 ? 1 : (len + csize - 1) / csize;
+	struct geom g;
+	geom_init(&g, len, first, csize);
+	uint64_t n_chunks = g.n;
 	if (len > vlen || BLOB_HDR + len + n_chunks * BLOB_TAG != vlen)
 		return ERR_CORRUPT;
 	if (len == 0) {
@@ -124,18 +191,20 @@ blob_open_range(const struct store *st, const unsigned char *v, size_t vlen,
 	/* A chunk is at most csize, but a small body is one short chunk:
 	 * allocating and wiping 64 KiB for a 4 KiB message was most of the
 	 * cost of a header fetch. */
-	size_t tsize = len < csize ? (size_t)len : csize;
+	size_t tsize = (size_t)(len < csize ? len : csize);
+	if (tsize < first)
+		tsize = (size_t)(len < first ? len : first);
 	tmp = malloc(tsize);
 	if (tmp == NULL)
 		return ERR_NOMEM;
 	size_t start = out->len;
-	uint64_t first = off / csize, last = (off + want - 1) / csize;
-	for (uint64_t i = first; i <= last; i++) {
-		size_t clen = len - i * csize;
-		if (clen > csize)
-			clen = csize;
+	uint64_t c_first = geom_chunk_of(&g, off);
+	uint64_t c_last = geom_chunk_of(&g, off + want - 1);
+	for (uint64_t i = c_first; i <= c_last; i++) {
+		size_t clen = (size_t)geom_len(&g, i);
 		unsigned long long olen;
-		const unsigned char *c = v + BLOB_HDR + i * (csize + BLOB_TAG);
+		const unsigned char *c = v + BLOB_HDR + geom_start(&g, i) +
+		    i * BLOB_TAG;
 		chunk_nonce(v + 16, i, nonce);
 		chunk_ad(v, i, i + 1 == n_chunks, ad);
 		if (crypto_aead_xchacha20poly1305_ietf_decrypt(tmp, &olen,
@@ -149,7 +218,7 @@ blob_open_range(const struct store *st, const unsigned char *v, size_t vlen,
 			out->data[start] = '\0';
 			return ERR_CORRUPT;
 		}
-		uint64_t cstart = i * (uint64_t)csize;
+		uint64_t cstart = geom_start(&g, i);
 		uint64_t from = off > cstart ? off - cstart : 0;
 		uint64_t to = off + want < cstart + clen ? off + want - cstart :
 		    clen;
