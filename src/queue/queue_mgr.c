@@ -244,6 +244,30 @@ finish_written(int result, void *arg)
 	maybe_done();
 }
 
+/* peer_reply - the peer's own reply inside our diagnostic "host H said:
+ * REPLY (in reply to CMD command)" (relay_client.c), into out: a report
+ * gives the host as Remote-MTA and the reply as a Diagnostic-Code of
+ * type smtp (RFC 3464 2.3.6). False for our own wording. */
+static bool
+peer_reply(const char *diag, char *out, size_t size)
+{
+	static const char said[] = " said: ", tail[] = " (in reply to ";
+	if (strncmp(diag, "host ", 5) != 0)
+		return false;
+	const char *p = strstr(diag, said);
+	if (p == NULL)
+		return false;
+	p += sizeof(said) - 1;
+	const char *end = NULL;
+	for (const char *s = p; (s = strstr(s, tail)) != NULL; s++)
+		end = s;
+	size_t len = strlen(p);
+	if (end == NULL || end == p || len < 9 ||
+	    strcmp(p + len - 9, " command)") != 0)
+		return false;
+	return str_copyn(out, size, p, (size_t)(end - p)) == 0;
+}
+
 static void
 add_report(struct qrec *r, const struct config *cfg, enum dsn_action act,
 	   int64_t now)
@@ -290,6 +314,12 @@ add_report(struct qrec *r, const struct config *cfg, enum dsn_action act,
 	}
 	if (n == 0 || r->q.is_dsn || r->q.sender[0] == '\0')
 		return;
+	/* Without memory the framed text goes, typed as our own words. */
+	char (*replies)[STORE_DIAG_MAX] = calloc(n, sizeof(*replies));
+	for (size_t k = 0; replies != NULL && k < n; k++)
+		if (dr[k].diag != NULL && peer_reply(dr[k].diag, replies[k],
+		    sizeof(replies[k])))
+			dr[k].diag = replies[k];
 
 	char from[STORE_ADDR_MAX + 16], mid[STORE_HOST_MAX + 40], rnd[17];
 	str_fmt(from, sizeof(from), "MAILER-DAEMON@%s", cfg->hostname);
@@ -315,6 +345,7 @@ add_report(struct qrec *r, const struct config *cfg, enum dsn_action act,
 	char id[17];
 	queue_id_format(r->q.id, id);
 	int e = queue_report_prepare(&rep, m.st, &qr);
+	free(replies);
 	if (e < 0) {
 		log_warnx("%s queue cannot build the %s report error=\"%s\"",
 		    id, act == DSN_FAILED ? "failure" : act == DSN_DELAYED ?

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -795,6 +796,24 @@ rc_event_cb(struct bufferevent *bev, short what, void *arg)
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 		long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
 		char detail[256];
+		/* The alert that tells the peer why (unknown_ca,
+		 * certificate_expired...) is still in the socket bufferevent
+		 * under the TLS filter, which closing would drop: send it
+		 * now, a few bytes on a non-blocking socket, best effort
+		 * (libevent keeps that buffer's front frozen: copy, not
+		 * drain). */
+		struct bufferevent *u = bufferevent_get_underlying(bev);
+		struct evbuffer *pending = u != NULL ?
+		    bufferevent_get_output(u) : NULL;
+		size_t plen = pending != NULL ?
+		    evbuffer_get_length(pending) : 0;
+		unsigned char *alert = plen > 0 && plen <= 256 ?
+		    evbuffer_pullup(pending, -1) : NULL;
+		if (alert != NULL && bufferevent_getfd(u) >= 0 &&
+		    send(bufferevent_getfd(u), alert, plen, MSG_DONTWAIT |
+		    MSG_NOSIGNAL) < 0)
+			log_info("- relay cannot send the TLS alert host=%s",
+			    c->t.addr_str);
 		if (v != X509_V_OK) {
 			rc_close(c, "4.7.5", "TLS with %s: certificate verify "
 			    "failed: %s", c->t.addr_str, pki_verify_reason(v));

@@ -273,10 +273,23 @@ fsync_dir_of(const char *path)
 	return r;
 }
 
-/* key_create - a new random key, 0600, durable before use. */
+/* key_create - a new random key, 0600, durable before use. Its folder
+ * (certs/ by default) is made 0700 when missing: with certificates from
+ * elsewhere, nothing else creates it. */
 static int
 key_create(const char *path, unsigned char *key)
 {
+	char dir[PATH_MAX];
+	char *slash;
+	if (str_copy(dir, sizeof(dir), path) == 0 &&
+	    (slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			seterr("store key %s: cannot create its folder %s: %s",
+			    path, dir, strerror(errno));
+			return ERR_IO;
+		}
+	}
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 	if (fd < 0) {

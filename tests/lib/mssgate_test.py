@@ -159,15 +159,36 @@ class Gateway:
     def ca(self):
         return os.path.join(self.certs, "ca.crt")
 
+    PORT_KEYS = ("port_sub", "port_subs", "port_imap", "port_imaps",
+                 "port_https", "port_relay")
+
     def start(self, wait=True, timeout=None):
+        """Start mssgated; with wait, until this run says "daemon ready"
+        (the log is appended to, so earlier runs' lines do not count).
+        On a first start whose port another program took meanwhile (the
+        window of free_port), new ports are picked and it starts again."""
         if timeout is None:
             timeout = float(os.environ.get("MSSGATE_START_TIMEOUT", "30"))
+        for attempt in range(5):
+            try:
+                return self._start_once(wait, timeout)
+            except RuntimeError as e:
+                if (getattr(self, "_started_once", False) or
+                        "in use" not in str(e) or attempt == 4):
+                    raise
+                for k in self.PORT_KEYS:
+                    setattr(self, k, free_port())
+                self.write_config()
+
+    def _start_once(self, wait, timeout):
         _daemons_started[0] += 1
         self.logf = open(self.log, "ab")
+        mark = self.logf.tell()
         self.proc = subprocess.Popen([MSSGATED, "-c", self.conf],
                                      stdout=self.logf, stderr=self.logf,
                                      stdin=subprocess.DEVNULL)
         if not wait:
+            self._started_once = True
             return self
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -176,13 +197,23 @@ class Gateway:
                 self.proc = None
                 self.logf.close()
                 raise RuntimeError("mssgated exited with %d:\n%s" %
-                                   (rc, self.log_text()))
-            if "daemon ready" in self.log_text():
+                                   (rc, self.log_since(mark)))
+            if "daemon ready" in self.log_since(mark):
+                self._started_once = True
                 return self
             time.sleep(0.05)
         self.stop(signal.SIGKILL)
         raise RuntimeError("mssgated not ready after %ds:\n%s" %
                            (timeout, self.log_text()))
+
+    def log_since(self, mark):
+        """The log written after byte offset mark."""
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(mark)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
 
     def log_text(self):
         try:
