@@ -267,7 +267,11 @@ trust_del(struct cli *c, int argc, char **argv)
 		cli_error("%s: %s", domain, err_str(r));
 		return cli_exit_code(r);
 	}
-	printf("deleted %s\n", domain);
+	if (c->json)
+		cli_json_line(json_pack("{s:s, s:b}", "domain", domain,
+		    "deleted", 1));
+	else
+		printf("deleted %s\n", domain);
 	return 0;
 }
 

@@ -19,7 +19,7 @@
 /*
  * trust_domain_normalize - trim, lower-case, and convert a UTF-8 domain
  * name to its A-label form ("hôpital.mssante.fr" ->
- * "xn--hpital-bva.mssante.fr") into out[size]. Returns 0, or ERR_INVAL
+ * "xn--hpital-ixa.mssante.fr") into out[size]. Returns 0, or ERR_INVAL
  * with a reason in *why (not a domain name, empty label, label over 63,
  * name over 253, invalid UTF-8).
  */

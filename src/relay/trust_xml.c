@@ -63,10 +63,13 @@ struct load {
 	size_t errlen;
 	bool has_err;		/* err holds the first failure */
 	int xml_code;		/* libxml2's code for it, if it came from it */
+	int xml_line, xml_col;	/* and where libxml2 was then */
 	/* input */
 	int fd;
+	uint64_t max;		/* octets we accept to read */
 	uint64_t n_read;
-	bool too_big;
+	bool too_big, eof;
+	long end_line, end_col;	/* where the input read so far ends */
 	/* unique names, in the order first seen, NUL-separated in pool */
 	char *pool;
 	size_t pool_len, pool_cap;
@@ -108,12 +111,30 @@ seterr(struct load *ld, long line, const char *fmt, ...)
 		snprintf(ld->err, ld->errlen, "%s: %s", ld->path, msg);
 }
 
-/* xml_error - libxml2's structured errors: the first error or fatal
- * error, without its trailing newline; warnings are not failures. */
+/* The size the file broke, in the words of every path that finds it. */
 static void
-xml_error(void *arg, xmlErrorPtr e)
+too_big(struct load *ld)
+{
+	ld->too_big = true;
+	seterr(ld, 0, "file larger than %llu bytes",
+	    (unsigned long long)ld->max);
+}
+
+/* libxml2 2.12 made the error handlers take a const error. */
+#if LIBXML_VERSION >= 21200
+typedef const xmlError *xml_error_ptr;
+#else
+typedef xmlErrorPtr xml_error_ptr;
+#endif
+
+/* xml_error - libxml2's structured errors: the first error or fatal
+ * error, without its trailing newline and on one line (some messages
+ * go on with "\nBytes: 0x.."); warnings are not failures. */
+static void
+xml_error(void *arg, xml_error_ptr e)
 {
 	struct load *ld = arg;
+	char one[401];
 
 	if (e == NULL || e->level < XML_ERR_ERROR)
 		return;
@@ -121,16 +142,25 @@ xml_error(void *arg, xmlErrorPtr e)
 	size_t n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 		n--;
+	if (n > sizeof(one) - 1)
+		n = sizeof(one) - 1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)msg[i];
+		one[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+	}
+	one[n] = '\0';
 	if (ld->too_big) {
-		seterr(ld, 0, "file larger than %d bytes", TRUST_FILE_MAX);
+		too_big(ld);
 	} else if (!ld->has_err) {
-		seterr(ld, e->line, "%.*s", (int)(n < 400 ? n : 400), msg);
+		seterr(ld, e->line, "%s", one);
 		ld->xml_code = e->code;
+		ld->xml_line = e->line;
+		ld->xml_col = e->int2;	/* libxml2's column */
 	}
 }
 
-/* xml_read - the reader's input: our descriptor, at most TRUST_FILE_MAX
- * bytes however the file grows after fstat. */
+/* xml_read - the reader's input: our descriptor, at most ld->max bytes
+ * however the file grows after fstat (or whatever size it claims). */
 static int
 xml_read(void *arg, char *buf, int len)
 {
@@ -145,10 +175,20 @@ xml_read(void *arg, char *buf, int len)
 		return -1;
 	}
 	ld->n_read += (uint64_t)r;
-	if (ld->n_read > TRUST_FILE_MAX) {
-		ld->too_big = true;
-		seterr(ld, 0, "file larger than %d bytes", TRUST_FILE_MAX);
+	if (ld->n_read > ld->max) {
+		too_big(ld);
 		return -1;
+	}
+	ld->eof |= r == 0;
+	/* line and column (in characters of UTF-8) of the end, as libxml2
+	 * counts them, to tell an error at the very end of the file */
+	for (ssize_t i = 0; i < r; i++) {
+		if (buf[i] == '\n') {
+			ld->end_line++;
+			ld->end_col = 1;
+		} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
+			ld->end_col++;
+		}
 	}
 	return (int)r;
 }
@@ -380,7 +420,8 @@ nom_start(struct load *ld, xmlTextReaderPtr rd)
 	ld->text_long = ld->nom_has_element = false;
 }
 
-/* nom_text - one piece of a Nom's text, kept up to NOM_TEXT_MAX. */
+/* nom_text - one piece of a Nom's text, kept up to NOM_TEXT_MAX (the
+ * start of a longer one stays, for the error message to quote). */
 static void
 nom_text(struct load *ld, xmlTextReaderPtr rd, int type)
 {
@@ -395,10 +436,41 @@ nom_text(struct load *ld, xmlTextReaderPtr rd, int type)
 	}
 	if (n > NOM_TEXT_MAX - ld->text_len) {
 		ld->text_long = true;
+		n = NOM_TEXT_MAX - ld->text_len;
+	}
+	if (n > 0)	/* v may be NULL */
+		memcpy(ld->text + ld->text_len, v, n);
+	ld->text_len += n;
+}
+
+/*
+ * truncation_hint - libxml2 failed before the end of the root: say when
+ * the cause is likely a file cut short (a broken download). libxml2's
+ * push parser says "Extra content at the end of the document" for a file
+ * that ends between two nodes: that is replaced. Cut inside a tag, a
+ * comment or an attribute, it names what it could not finish, at the end
+ * of the input: that is kept, with the hint after it.
+ */
+static void
+truncation_hint(struct load *ld, xmlTextReaderPtr rd, bool seen_root)
+{
+	if (ld->xml_code == 0)
+		return;		/* our own error, not the parser's */
+	if (seen_root && ld->xml_code == XML_ERR_DOCUMENT_END) {
+		ld->has_err = false;
+		seterr(ld, xmlTextReaderGetParserLineNumber(rd),
+		    "the file ends inside the list (truncated?)");
 		return;
 	}
-	memcpy(ld->text + ld->text_len, v, n);
-	ld->text_len += n;
+	/* libxml2 stops at most two characters before the end ("--" of
+	 * a comment cut short) */
+	if (ld->eof && ld->xml_line == ld->end_line &&
+	    ld->xml_col + 2 >= ld->end_col) {
+		size_t n = strlen(ld->err);
+		if (n < ld->errlen)
+			snprintf(ld->err + n, ld->errlen - n,
+			    " (the file ends there: truncated?)");
+	}
 }
 
 /* walk - read every node; collect the names. Returns 0 at the end of a
@@ -413,15 +485,22 @@ walk(struct load *ld, xmlTextReaderPtr rd, bool skip_bad)
 		int type = xmlTextReaderNodeType(rd);
 		int depth = xmlTextReaderDepth(rd);
 
-		if (ld->has_err)
-			return ERR_INVAL;	/* a recoverable XML error */
-		switch (type) {
-		case XML_READER_TYPE_DOCUMENT_TYPE:
-			/* the list has no DTD; one here can only declare
-			 * entities, which we never want expanded */
+		if (type == XML_READER_TYPE_DOCUMENT_TYPE && !ld->too_big) {
+			/* The list has no DTD; one here can only declare
+			 * entities, which we never want expanded. This
+			 * reason wins over whatever libxml2 already found
+			 * in the chunk it parsed (an entity loop in the
+			 * billion laughs), so every DTD gets one answer. */
+			ld->has_err = false;
 			seterr(ld, 0, "DOCTYPE not allowed in the white "
 			    "list");
 			return ERR_INVAL;
+		}
+		if (ld->has_err) {	/* a recoverable XML error */
+			r = -1;
+			break;
+		}
+		switch (type) {
 		case XML_READER_TYPE_ELEMENT:
 			if (!seen_root) {
 				if ((r = check_root(ld, rd)) < 0)
@@ -463,14 +542,8 @@ walk(struct load *ld, xmlTextReaderPtr rd, bool skip_bad)
 		}
 	}
 	if (r < 0 || ld->has_err) {
-		if (seen_root && !root_closed &&
-		    ld->xml_code == XML_ERR_DOCUMENT_END) {
-			/* libxml2's push parser says "Extra content at the
-			 * end of the document" for a file cut short */
-			ld->has_err = false;
-			seterr(ld, xmlTextReaderGetParserLineNumber(rd),
-			    "the file ends inside the list (truncated?)");
-		}
+		if (!ld->too_big && !root_closed)
+			truncation_hint(ld, rd, seen_root);
 		seterr(ld, xmlTextReaderGetParserLineNumber(rd),
 		    "not a well-formed XML document");
 		return ld->too_big ? ERR_LIMIT : ERR_INVAL;
@@ -480,6 +553,26 @@ walk(struct load *ld, xmlTextReaderPtr rd, bool skip_bad)
 		return ERR_INVAL;
 	}
 	return 0;
+}
+
+/*
+ * had_dtd - after a failure: when the document has a DOCTYPE, say that
+ * instead, as walk() does when it meets one. libxml2 may have failed in
+ * the DTD before the reader could return it (an entity loop, in words
+ * that change between libxml2 versions); every DTD then gets the same
+ * answer. Returns the reader's document, which the caller frees after
+ * the reader (asking for it makes the reader leave it alone).
+ */
+static xmlDocPtr
+had_dtd(struct load *ld, xmlTextReaderPtr rd)
+{
+	xmlDocPtr doc = xmlTextReaderCurrentDoc(rd);
+
+	if (doc != NULL && (doc->intSubset != NULL || doc->extSubset != NULL)) {
+		ld->has_err = false;
+		seterr(ld, 0, "DOCTYPE not allowed in the white list");
+	}
+	return doc;
 }
 
 /* finish - the collected names as the caller's array. */
@@ -525,9 +618,9 @@ open_input(struct load *ld)
 		seterr(ld, 0, "not a regular file");
 		return ERR_INVAL;
 	}
-	if (sb.st_size > TRUST_FILE_MAX) {
-		seterr(ld, 0, "file larger than %d bytes (%lld)",
-		    TRUST_FILE_MAX, (long long)sb.st_size);
+	if (sb.st_size < 0 || (uint64_t)sb.st_size > ld->max) {
+		seterr(ld, 0, "file larger than %llu bytes (%lld)",
+		    (unsigned long long)ld->max, (long long)sb.st_size);
 		return ERR_LIMIT;
 	}
 	return 0;
@@ -537,6 +630,15 @@ int
 trust_xml_load(const char *path, int64_t now, bool skip_bad,
 	       struct store_trust **list_r, size_t *n_r, size_t *n_bad_r,
 	       char *err, size_t errlen)
+{
+	return trust_xml_load_max(path, TRUST_FILE_MAX, now, skip_bad, list_r,
+	    n_r, n_bad_r, err, errlen);
+}
+
+int
+trust_xml_load_max(const char *path, uint64_t max, int64_t now,
+		   bool skip_bad, struct store_trust **list_r, size_t *n_r,
+		   size_t *n_bad_r, char *err, size_t errlen)
 {
 	struct load *ld = calloc(1, sizeof(*ld));
 	xmlTextReaderPtr rd = NULL;
@@ -554,6 +656,9 @@ trust_xml_load(const char *path, int64_t now, bool skip_bad,
 	ld->path = path;
 	ld->err = err;
 	ld->errlen = errlen;
+	ld->fd = -1;
+	ld->max = max;
+	ld->end_line = ld->end_col = 1;
 	if ((r = open_input(ld)) < 0)
 		goto out;
 
@@ -572,7 +677,9 @@ trust_xml_load(const char *path, int64_t now, bool skip_bad,
 	} else {
 		xmlTextReaderSetStructuredErrorHandler(rd, xml_error, ld);
 		r = walk(ld, rd, skip_bad);
+		xmlDocPtr doc = r < 0 && !ld->too_big ? had_dtd(ld, rd) : NULL;
 		xmlFreeTextReader(rd);
+		xmlFreeDoc(doc);
 	}
 	xmlSetStructuredErrorFunc(old_ctx, old_fn);
 	if (r < 0)
