@@ -209,7 +209,7 @@ relay_route_resolve(const struct config *cfg, struct store *st,
 	 * domain since, and then nothing more goes there. */
 	if (r == 0) {
 		str_fmt(out->error, sizeof(out->error), "domain %s is no "
-		    "longer in the MSSanté trust space", domain);
+		    "longer in the MSSante trust space", domain);
 		out->permanent = true;
 		str_copy(out->status, sizeof(out->status), "5.7.1");
 		return 0;

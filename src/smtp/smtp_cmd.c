@@ -169,7 +169,7 @@ cmd_mail(struct smtp_session *s, struct strv args)
 		if (s->relay_domain[0] == '\0') {
 			smtp_reply_error(s, "554 5.7.1 Relay access denied: %s",
 			    s->relay_why[0] ? s->relay_why : "the client "
-			    "certificate names no domain of the MSSanté trust "
+			    "certificate names no domain of the MSSante trust "
 			    "space");
 			return;
 		}
@@ -338,7 +338,7 @@ rcpt_route(struct smtp_session *s, const char *addr, uint32_t *id)
 		logl_str(&ll, "reason", "not in trust space");
 		logl_emit(&ll, LOG_NOTICE);
 		smtp_reply_error(s, "550 5.7.1 <%s>: Recipient address "
-		    "rejected: domain not in the MSSanté trust space", addr);
+		    "rejected: domain not in the MSSante trust space", addr);
 		return ERR_PERM;
 	}
 	*id = 0;

@@ -80,7 +80,7 @@ smtp_relay_peer(struct smtp_session *s)
 		    "cannot be read");
 	else if (n > 0 && r == 0)
 		str_fmt(s->relay_why, sizeof(s->relay_why), "the client "
-		    "certificate (%s) names no domain of the MSSanté trust "
+		    "certificate (%s) names no domain of the MSSante trust "
 		    "space", s->peer_names);
 	logl_begin(&ll, s->id, "smtp", "relay-peer");
 	logl_str(&ll, "names", s->peer_names[0] ? s->peer_names : "none");

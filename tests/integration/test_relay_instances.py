@@ -581,7 +581,7 @@ def test_no_open_relay():
     code, _ = c.mail("alice@a.test")
     code, text = c.rcpt("someone@c.test")
     t.eq("%d %s" % (code, text.decode()), "550 5.7.1 <someone@c.test>: "
-         "Recipient address rejected: domain not in the MSSanté trust "
+         "Recipient address rejected: domain not in the MSSante trust "
          "space", "authenticated submission outside the trust space: "
          "550 5.7.1")
     code, text = c.rcpt("bob@b.test")

@@ -519,7 +519,7 @@ def test_inbound():
         code, lines = r.cmd("MAIL FROM:<x@stranger.example>")
         t.eq("%d %s" % (code, lines[0]), "554 5.7.1 Relay access denied: "
              "the client certificate (stranger.example) names no domain "
-             "of the MSSanté trust space", "relay port, a trusted "
+             "of the MSSante trust space", "relay port, a trusted "
              "certificate naming no trust-space domain: MAIL refused, 554 "
              "5.7.1")
         code, lines = r.cmd("RCPT TO:<alice@a.test>")

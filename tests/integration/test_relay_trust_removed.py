@@ -6,7 +6,7 @@ remote.test is in the trust space with a route to a loopback port where
 nothing listens; a message to it is accepted and deferred ("Connection
 refused"). The administrator removes remote.test (`trust del`) and asks
 for a new attempt (`queue retry`): the recipient fails with 5.7.1 "domain
-remote.test is no longer in the MSSanté trust space", the queue empties,
+remote.test is no longer in the MSSante trust space", the queue empties,
 and the sender finds one failure report in their INBOX saying so. A new
 submission to remote.test is refused at RCPT.
 """

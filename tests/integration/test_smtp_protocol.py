@@ -163,7 +163,7 @@ def test_mail_rules():
            r"^550 \['5\.2\.1 ", "disabled mailbox: 550 5.2.1")
     t.like("%d %s" % r.cmd("RCPT TO:<someone@other-operator.test>"),
            r"^550 \['5\.7\.1 <someone@other-operator\.test>: Recipient "
-           r"address rejected: domain not in the MSSanté trust space",
+           r"address rejected: domain not in the MSSante trust space",
            "domain outside the trust space: 550 5.7.1 with a clear text")
     t.like("%d %s" % r.cmd("RCPT TO:<bad address@%s>" % gw.domain),
            r"^501 ", "bad recipient syntax: 501")
