@@ -30,6 +30,7 @@ in its trust space routed to the other's relay port. Checked here:
 
 import email
 import json
+import os
 import re
 import ssl
 import subprocess
@@ -94,7 +95,8 @@ def start(gw, repick=True):
     for attempt in range(5):
         offset = len(gw.log_text())
         gw.start(wait=False)
-        deadline = time.time() + 60
+        deadline = time.time() + float(
+            os.environ.get("MSSGATE_START_TIMEOUT", "60"))
         while time.time() < deadline:
             text = gw.log_text()[offset:]
             if "daemon ready" in text or gw.proc.poll() is not None:
