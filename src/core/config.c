@@ -110,7 +110,7 @@ static const struct cfg_key cfg_keys[] = {
 	    CONFIG_LIST_MAX),
 	K(queue_max_lifetime, CT_SECONDS, "5d", 1, 100ULL * 86400),
 	K(queue_delay_warning, CT_SECONDS, "4h", 1, 100ULL * 86400),
-	K(relay_max_per_destination, CT_UINT, "4", 1, 1000),
+	K(relay_max_per_destination, CT_UINT, "10", 1, 1000),
 	K(relay_max_messages_per_connection, CT_UINT, "100", 1, 100000),
 	K(relay_connect_timeout, CT_SECONDS, "30s", 1, 3600),
 	K(relay_timeout, CT_SECONDS, "5m", 1, 86400),

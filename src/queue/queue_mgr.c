@@ -690,7 +690,11 @@ dest_kick(struct qdest *d)
 
 	for (struct qconn *qc = d->conns; qc != NULL && d->head != NULL;
 	    qc = qc->next) {
-		if (qc->ready && qc->job == NULL && qc->rc != NULL)
+		/* Not one that is saying QUIT (its message quota used up):
+		 * it would refuse the job, which would then wait for the
+		 * next retry instead of the next connection. */
+		if (qc->ready && qc->job == NULL && qc->rc != NULL &&
+		    relay_conn_usable(qc->rc))
 			conn_give(qc, dest_pop(d));
 	}
 	if (d->head == NULL || m.stopping || d->resolving)

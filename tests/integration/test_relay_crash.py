@@ -33,10 +33,10 @@ N = int(os.environ.get("RELAY_CRASH_MESSAGES", "2000"))
 THREADS = 4
 WAIT = 300          # seconds for the queue to drain at the end
 # Per crash, a duplicate needs a message B had committed whose outcome A
-# had not: at most one per connection (relay_max_per_destination, 4), plus
-# outcomes waiting for A's writer to commit them. Two crashes: a few tens
-# at worst, never hundreds.
-DUP_MAX = 40
+# had not: at most one per connection (relay_max_per_destination, 10),
+# plus outcomes waiting for A's writer to commit them. Two crashes: a few
+# tens at worst, never hundreds.
+DUP_MAX = 60
 
 MID_RE = re.compile(rb"<crash-(\d+)@a\.test>")
 
