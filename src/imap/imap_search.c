@@ -436,7 +436,14 @@ need_header(struct msg_ctx *c)
 {
 	if (c->have_hdr)
 		return 0;
-	int r = need_info(c);
+	/* Most blobs keep the header as their first chunk: no need to
+	 * decode the MIME structure to know where it ends. */
+	int r = store_blob_header(c->rt, c->m.blob_id, &c->hdr);
+	if (r != 0) {
+		c->have_hdr = r > 0;
+		return r < 0 ? r : 0;
+	}
+	r = need_info(c);
 	if (r < 0)
 		return r;
 	c->have_hdr = true;
@@ -673,6 +680,59 @@ enum {
 	RET_COUNT = 0x08,
 };
 
+
+#define SEARCH_TXN_MSGS 256	/* messages per read transaction */
+
+struct search_walk {
+	struct imap_session *s;
+	const struct skey *prog;
+	struct store_rtxn *rt;
+	size_t i;		/* next index into the view's UIDs */
+	size_t in_txn;
+	uint32_t *hits;
+	size_t n_hits;
+	uint64_t max_modseq;
+};
+
+/* search_each - one record of the walk: evaluated when the view holds
+ * it; 1 stops the walk (view done, or time for a new transaction). */
+static int
+search_each(const struct store_msg *m, void *arg)
+{
+	struct search_walk *w = arg;
+	struct imap_view *v = w->s->view;
+	while (w->i < v->n && v->uids[w->i] < m->uid)
+		w->i++;		/* expunged meanwhile: not in the store */
+	if (w->i >= v->n)
+		return 1;
+	if (v->uids[w->i] != m->uid)
+		return 0;	/* arrived since the view: not announced */
+	struct msg_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.s = w->s;
+	c.rt = w->rt;
+	c.m = *m;
+	c.seq = (uint32_t)(w->i + 1);
+	mime_info_init(&c.mi);
+	buf_init(&c.hdr, SIZE_MAX / 2);
+	buf_init(&c.text, SIZE_MAX / 2);
+	int r = eval(&c, w->prog);
+	if (r > 0) {
+		w->hits[w->n_hits++] = w->s->uid ? c.m.uid : c.seq;
+		if (c.m.modseq > w->max_modseq)
+			w->max_modseq = c.m.modseq;
+	}
+	mime_info_free(&c.mi);
+	buf_wipe(&c.hdr);
+	buf_wipe(&c.text);
+	if (r < 0)
+		return r;
+	w->i++;
+	/* short read transactions: never hold one for long */
+	if (w->i >= v->n || ++w->in_txn >= SEARCH_TXN_MSGS)
+		return 1;
+	return 0;
+}
 void
 imap_cmd_search(struct imap_session *s)
 {
@@ -738,44 +798,33 @@ imap_cmd_search(struct imap_session *s)
 		s->condstore = true;
 
 	struct imap_view *v = s->view;
-	uint32_t *hits = calloc(v->n ? v->n : 1, sizeof(uint32_t));
-	size_t n_hits = 0;
-	uint64_t max_modseq = 0;
+	struct search_walk w = {
+		.s = s, .prog = prog,
+		.hits = calloc(v->n ? v->n : 1, sizeof(uint32_t)),
+	};
+	uint32_t *hits = w.hits;
 	int r = 0;
-	struct store_rtxn *rt = NULL;
-	for (size_t i = 0; hits != NULL && i < v->n && r >= 0; i++) {
-		struct msg_ctx c;
-		memset(&c, 0, sizeof(c));
-		if (rt == NULL && (r = store_read_begin(imap_store(), &rt)) < 0)
+	/* One cursor walk over the mailbox's records in UID order (the
+	 * view's UIDs ascend too), not a B-tree descent per message; a
+	 * fresh read transaction every SEARCH_TXN_MSGS messages. */
+	while (hits != NULL && w.i < v->n) {
+		struct store_rtxn *rt;
+		if ((r = store_read_begin(imap_store(), &rt)) < 0)
 			break;
-		c.s = s;
-		c.rt = rt;
-		c.seq = (uint32_t)(i + 1);
-		mime_info_init(&c.mi);
-		buf_init(&c.hdr, SIZE_MAX / 2);
-		buf_init(&c.text, SIZE_MAX / 2);
-		int got = store_msg_get(rt, v->mailbox_id, v->uids[i], &c.m);
-		if (got == 1) {
-			r = eval(&c, prog);
-			if (r > 0) {
-				hits[n_hits++] = s->uid ? c.m.uid : c.seq;
-				if (c.m.modseq > max_modseq)
-					max_modseq = c.m.modseq;
-			}
-		} else if (got < 0) {
-			r = got;
-		}
-		mime_info_free(&c.mi);
-		buf_wipe(&c.hdr);
-		buf_wipe(&c.text);
-		/* short read transactions: never hold one for long */
-		if ((i + 1) % 256 == 0) {
-			store_read_end(&rt);
-			rt = NULL;
-		}
-	}
-	if (rt != NULL)
+		w.rt = rt;
+		w.in_txn = 0;
+		int e = store_msg_iter_from(rt, v->mailbox_id, v->uids[w.i],
+		    search_each, &w);
 		store_read_end(&rt);
+		if (e < 0) {
+			r = e;
+			break;
+		}
+		if (e == 0)
+			break;	/* no record left: the rest were expunged */
+	}
+	size_t n_hits = w.n_hits;
+	uint64_t max_modseq = w.max_modseq;
 	skey_free(prog);
 	if (hits == NULL || r < 0) {
 		free(hits);

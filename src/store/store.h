@@ -244,6 +244,12 @@ int store_expunged_since(struct store_rtxn *r, uint32_t mailbox_id,
 /* store_blob_info - the parsed structure stored with a body (see
  * mime/mime_struct.h), appended to out; ERR_NOTFOUND when none. */
 int store_blob_info(struct store_rtxn *r, uint64_t blob_id, struct buf *out);
+/* store_blob_header - the header section of the message, blank line
+ * included, appended to out, when the blob keeps it as a chunk of its
+ * own (1); 0 when it does not (then read the range the MIME structure
+ * gives); <0 on error. */
+int store_blob_header(struct store_rtxn *r, uint64_t blob_id,
+		      struct buf *out);
 /* store_blob_read_range - decrypt only the chunks covering
  * [off, off + len) of a body, and append exactly that range. */
 int store_blob_read_range(struct store_rtxn *r, uint64_t blob_id,

@@ -252,6 +252,21 @@ store_blob_read_range(struct store_rtxn *r, uint64_t blob_id, uint64_t off,
 }
 
 int
+store_blob_header(struct store_rtxn *r, uint64_t blob_id, struct buf *out)
+{
+	MDB_val v;
+	int rc = blob_get(r, blob_id, &v);
+	if (rc < 0)
+		return rc;
+	const unsigned char *p = v.mv_data;
+	if (v.mv_size < BLOB_HDR || p[0] != BLOB_VERSION)
+		return 0;
+	uint32_t first = (uint32_t)p[2] << 8 | p[3];
+	rc = blob_open_range(r->st, p, v.mv_size, 0, first, out);
+	return rc < 0 ? rc : 1;
+}
+
+int
 store_blob_read(struct store_rtxn *r, uint64_t blob_id, struct buf *out)
 {
 	return store_blob_read_range(r, blob_id, 0, UINT64_MAX, out);

@@ -690,6 +690,11 @@ test_blob_header_chunk(void **state)
 			assert_int_equal(buf_len(&out), len);
 			assert_memory_equal(buf_data(&out), plain + off, len);
 		}
+		/* The header on its own, without the MIME structure. */
+		buf_reset(&out);
+		assert_int_equal(store_blob_header(r, bp.id_r, &out), 1);
+		assert_int_equal(buf_len(&out), h);
+		assert_memory_equal(buf_data(&out), heads[k], h);
 		store_read_end(&r);
 
 		/* The first-chunk length changed: refused. */
@@ -718,6 +723,16 @@ test_blob_header_chunk(void **state)
 		    strlen(whole[k]), &sealed), 0);
 		assert_int_equal(((const unsigned char *)sealed.data)[0], 1);
 		assert_int_equal(buf_len(&sealed), 40 + strlen(whole[k]) + 16);
+		/* No header chunk: the caller is told to look elsewhere. */
+		struct blob_put bp = { buf_data(&sealed), buf_len(&sealed),
+			strlen(whole[k]), 1, 0 };
+		assert_int_equal(store_exec(f->st, op_blob_put, &bp), 0);
+		struct store_rtxn *r;
+		assert_int_equal(store_read_begin(f->st, &r), 0);
+		buf_reset(&out);
+		assert_int_equal(store_blob_header(r, bp.id_r, &out), 0);
+		assert_int_equal(buf_len(&out), 0);
+		store_read_end(&r);
 	}
 	buf_free(&sealed);
 	buf_free(&out);
