@@ -647,6 +647,9 @@ class MssgateTarget(Target):
 
     def start(self):
         self.gw.start()
+        # start() may have moved to new ports (one was taken meanwhile)
+        self.port_imap = self.gw.port_imap
+        self.port_imaps = self.gw.port_imaps
         return self
 
     def ssl_context(self):

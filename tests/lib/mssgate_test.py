@@ -91,6 +91,21 @@ def run_tests(tap, *fns):
 
 
 def free_port():
+    """A port nothing listens on now, below the kernel's ephemeral range
+    (32768-60999 on Linux) so that the many outgoing connections of the
+    tests running beside this one cannot be given it before our daemon
+    binds it."""
+    import random
+    for _ in range(200):
+        port = random.randint(20000, 32767)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
