@@ -30,14 +30,13 @@ in its trust space routed to the other's relay port. Checked here:
 
 import email
 import json
-import os
 import re
 import ssl
 import subprocess
 import time
 import uuid
 
-from mssgate_test import (MSSGATE, Gateway, RawSMTP, Tap, free_port,
+from mssgate_test import (MSSGATE, Gateway, RawSMTP, Tap,
                           run_tests, strip_trace)
 
 t = Tap()
@@ -81,42 +80,6 @@ def queue_json(gw, qid):
     if p.returncode != 0:
         return None
     return json.loads(p.stdout)
-
-
-PORTS = ("port_sub", "port_subs", "port_imap", "port_imaps", "port_https",
-         "port_relay")
-
-
-def start(gw, repick=True):
-    """Starts gw and waits for its "daemon ready" (Gateway.start() on a
-    restart would find the first run's in the same log). The free ports
-    picked at construction may have been taken since by another program
-    on this busy machine: then new ones (repick) or the same again."""
-    for attempt in range(5):
-        offset = len(gw.log_text())
-        gw.start(wait=False)
-        deadline = time.time() + float(
-            os.environ.get("MSSGATE_START_TIMEOUT", "60"))
-        while time.time() < deadline:
-            text = gw.log_text()[offset:]
-            if "daemon ready" in text or gw.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        text = gw.log_text()[offset:]
-        if "daemon ready" in text and gw.proc.poll() is None:
-            return
-        gw.stop()
-        if "Address already in use" not in text or attempt == 4:
-            raise RuntimeError("mssgated %s did not start:\n%s" % (
-                gw.name, text[-3000:]))
-        t.diag("%s: a port was taken meanwhile, %s" % (
-            gw.name, "new ports" if repick else "again in 1 s"))
-        if repick:
-            for a in PORTS:
-                setattr(gw, a, free_port())
-            gw.write_config()
-        else:
-            time.sleep(1)
 
 
 def token():
@@ -239,8 +202,8 @@ def test_setup():
     b = Gateway(name="b", domains=["b.test"],
                 extra={"hostname": "mx.b.test"})
     # First start: each makes its development CA and certificate.
-    start(a)
-    start(b)
+    a.start(repick=True)
+    b.start(repick=True)
     a.stop()
     b.stop()
     bundle = a.tmp + "/bundle.crt"
@@ -250,8 +213,8 @@ def test_setup():
         g.extra["tls_ca_file"] = bundle
         g.extra["queue_retry_schedule"] = SCHEDULE
         g.write_config()
-    start(a)
-    start(b)
+    a.start(repick=True)
+    b.start(repick=True)
     P.update(a=a, b=b, pa=a.add_user("alice@a.test"),
              pb=b.add_user("bob@b.test"))
     for g, dom, peer in ((a, "b.test", b), (b, "a.test", a)):
@@ -621,7 +584,7 @@ def test_peer_down():
     wait_for(observe, 30, 0.25)
     if not t.ok(seen, "peer down: the message is attempted",
                 out(cli(a, "queue", "show", qid)) + a.log_text()[-2000:]):
-        start(b, repick=False)
+        b.start(repick=False)
         return
     first = seen[min(seen)][2]
     rc = first["recipients"][0]
@@ -663,7 +626,7 @@ def test_peer_down():
          "increase)", "gaps %r next %r" % (
              gaps, {n: v[1] for n, v in seen.items()}))
 
-    start(b, repick=False)
+    b.start(repick=False)
     view = wait_inbox(b, "bob@b.test", P["pb"], lambda v: with_token(v, tok),
                       timeout=WAIT)
     got = list(with_token(view, tok).values())

@@ -44,7 +44,7 @@ import threading
 import time
 import uuid
 
-from mssgate_test import (MSSGATE, Gateway, RawSMTP, Tap, free_port,
+from mssgate_test import (MSSGATE, Gateway, RawSMTP, Tap,
                           run_tests)
 
 t = Tap()
@@ -153,42 +153,6 @@ def wait_for(fn, timeout=WAIT, step=0.2):
         if v or time.time() > deadline:
             return v
         time.sleep(step)
-
-
-PORTS = ("port_sub", "port_subs", "port_imap", "port_imaps", "port_https",
-         "port_relay")
-
-
-def start(gw, repick=True):
-    """Starts gw and waits for its "daemon ready" (Gateway.start() on a
-    restart would find the first run's in the same log). The free ports
-    picked at construction may have been taken since by another program
-    on this busy machine: then new ones (repick) or the same again."""
-    for attempt in range(5):
-        offset = len(gw.log_text())
-        gw.start(wait=False)
-        deadline = time.time() + float(
-            os.environ.get("MSSGATE_START_TIMEOUT", "60"))
-        while time.time() < deadline:
-            text = gw.log_text()[offset:]
-            if "daemon ready" in text or gw.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        text = gw.log_text()[offset:]
-        if "daemon ready" in text and gw.proc.poll() is None:
-            return
-        gw.stop()
-        if "Address already in use" not in text or attempt == 4:
-            raise RuntimeError("mssgated %s did not start:\n%s" % (
-                gw.name, text[-3000:]))
-        t.diag("%s: a port was taken meanwhile, %s" % (
-            gw.name, "new ports" if repick else "again in 1 s"))
-        if repick:
-            for a in PORTS:
-                setattr(gw, a, free_port())
-            gw.write_config()
-        else:
-            time.sleep(1)
 
 
 def custom_cert(gw, crt, key, ca):
@@ -326,12 +290,12 @@ def test_setup():
 
     a = Gateway(name="a", domains=["a.test"], extra={
         "hostname": "mx.a.test", "queue_retry_schedule": "2s"})
-    start(a)                    # makes its development CA
+    a.start(repick=True)    # makes its development CA
     a.stop()
     bundle = write("a-bundle.crt", open(a.ca).read() + open(ca_t).read())
     a.extra["tls_ca_file"] = bundle
     a.write_config()
-    start(a)
+    a.start(repick=True)
     S.update(a=a, pa=a.add_user("alice@a.test"), bundle=bundle)
 
     # Peers with their own certificates; each trusts A's CA.
@@ -345,7 +309,7 @@ def test_setup():
         cab = write(name + "-bundle.crt", open(a.ca).read() +
                     open(path(ca + ".crt")).read())
         custom_cert(g, cert[0], cert[1], cab)
-        start(g)
+        g.start(repick=True)
         p = cli(g, "trust", "add", "a.test", "--route",
                 "127.0.0.1:%d" % a.port_relay)
         t.ok(p.returncode == 0, "setup: peer %s trusts a.test" % name,

@@ -177,23 +177,29 @@ class Gateway:
     PORT_KEYS = ("port_sub", "port_subs", "port_imap", "port_imaps",
                  "port_https", "port_relay")
 
-    def start(self, wait=True, timeout=None):
+    def start(self, wait=True, timeout=None, repick=None):
         """Start mssgated; with wait, until this run says "daemon ready"
         (the log is appended to, so earlier runs' lines do not count).
-        On a first start whose port another program took meanwhile (the
-        window of free_port), new ports are picked and it starts again."""
+        When a port was taken meanwhile by another program (the window of
+        free_port), it starts again: on new ports when repick (by default
+        only on a first start, before anyone was told the ports), else on
+        the same ones a second later."""
         if timeout is None:
             timeout = float(os.environ.get("MSSGATE_START_TIMEOUT", "30"))
+        if repick is None:
+            repick = not getattr(self, "_started_once", False)
         for attempt in range(5):
             try:
                 return self._start_once(wait, timeout)
             except RuntimeError as e:
-                if (getattr(self, "_started_once", False) or
-                        "in use" not in str(e) or attempt == 4):
+                if "in use" not in str(e) or attempt == 4:
                     raise
-                for k in self.PORT_KEYS:
-                    setattr(self, k, free_port())
-                self.write_config()
+                if repick:
+                    for k in self.PORT_KEYS:
+                        setattr(self, k, free_port())
+                    self.write_config()
+                else:
+                    time.sleep(1)
 
     def _start_once(self, wait, timeout):
         _daemons_started[0] += 1
