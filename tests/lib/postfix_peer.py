@@ -49,30 +49,11 @@ import subprocess
 import tempfile
 import time
 
+from mssgate_test import free_port
+
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
 POSTQUEUE = shutil.which("postqueue") or "/usr/sbin/postqueue"
 SENDMAIL = "/usr/sbin/sendmail"
-
-
-def free_port():
-    """A free port below the ephemeral range (see mssgate_test.free_port;
-    this module also runs on its own, for bench/relay)."""
-    import random
-    for _ in range(200):
-        port = random.randint(20000, 32767)
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def available():
