@@ -704,6 +704,15 @@ on_reply(struct relay_conn *c)
 	}
 }
 
+/* rc_connected - the TCP connection is up: wait for the greeting. */
+static void
+rc_connected(struct relay_conn *c)
+{
+	c->state = RC_GREETING;
+	net_nodelay(bufferevent_getfd(c->bev));
+	bufferevent_set_timeouts(c->bev, &c->tv_io, &c->tv_io);
+}
+
 static void
 rc_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -715,11 +724,8 @@ rc_read_cb(struct bufferevent *bev, void *arg)
 	/* libevent may run the read callback before the connect
 	 * completion when the greeting came at once (both ready in one
 	 * loop turn, read first): the connection is evidently up. */
-	if (c->state == RC_CONNECT && !c->dead && c->bev == bev) {
-		c->state = RC_GREETING;
-		net_nodelay(bufferevent_getfd(c->bev));
-		bufferevent_set_timeouts(c->bev, &c->tv_io, &c->tv_io);
-	}
+	if (c->state == RC_CONNECT && !c->dead && c->bev == bev)
+		rc_connected(c);
 	while (!c->dead && c->bev == bev) {
 		size_t eol;
 		struct evbuffer_ptr e = evbuffer_search_eol(in, NULL, &eol,
@@ -767,9 +773,7 @@ rc_event_cb(struct bufferevent *bev, short what, void *arg)
 	c->busy++;
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->state == RC_CONNECT) {
-			c->state = RC_GREETING;
-			net_nodelay(bufferevent_getfd(c->bev));
-			bufferevent_set_timeouts(c->bev, &c->tv_io, &c->tv_io);
+			rc_connected(c);
 		} else if (c->state == RC_HANDSHAKE) {
 			char v[32], ciph[64];
 			int bits;
