@@ -41,5 +41,7 @@ int cli_check_config(struct cli *c, int argc, char **argv);
 int cli_config_cmd(struct cli *c, int argc, char **argv);
 int cli_trust(struct cli *c, int argc, char **argv);
 int cli_queue(struct cli *c, int argc, char **argv);
+int cli_dir(struct cli *c, int argc, char **argv);
+int cli_apiclient(struct cli *c, int argc, char **argv);
 
 #endif

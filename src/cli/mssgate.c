@@ -45,6 +45,22 @@ static const struct {
 	  "  queue show ID\n"
 	  "  queue retry ID|--all\n"
 	  "  queue hold|release|delete ID" },
+	{ "dir", cli_dir,
+	  "dir import FILE [--format mss|ps|fhir|json] [--strict]\n"
+	  "  dir search [--name P] [--given P] [--idnat ID] [--rpps N] "
+	  "[--address A]\n"
+	  "             [--profession C] [--specialty C] [--postcode C] "
+	  "[--city P]\n"
+	  "             [--org ID] [--limit N] [--offset N]\n"
+	  "  dir show ID|KEY|ADDRESS|IDNAT\n"
+	  "  dir resolve WHAT\n"
+	  "  dir stats\n"
+	  "  dir set FILE|-     (JSON records: local ones, or local fields)\n"
+	  "  dir del ID|KEY" },
+	{ "api-client", cli_apiclient,
+	  "api-client add NAME [--scope directory]\n"
+	  "  api-client list\n"
+	  "  api-client revoke NAME" },
 	{ "check-config", cli_check_config, "check-config" },
 	{ "config", cli_config_cmd, "config show [--changed]" },
 };

@@ -40,7 +40,20 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_QUEUE] = "queue",
 	[DB_QUEUE_DUE] = "queue_due",
 	[DB_TRUST] = "trust",
+	[DB_DIR] = "dir",
+	[DB_DIR_KEY] = "dir_key",
+	[DB_DIR_IDX] = "dir_idx",
+	[DB_API_CLIENT] = "api_client",
 };
+
+/* Index databases hold many record ids under one term, fixed-size and
+ * compared as native integers. */
+static unsigned
+db_flags(int i)
+{
+	return i == DB_DIR_IDX ?
+	    MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP : 0;
+}
 
 static __thread char store_errbuf[1024];
 
@@ -368,7 +381,7 @@ store_setup(struct store *st, void *arg)
 		return store_err(rc);
 	}
 	for (int i = 0; i < DB_COUNT; i++) {
-		if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE,
+		if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE | db_flags(i),
 		    &st->dbi[i])) != 0) {
 			seterr("store %s: cannot open database '%s': %s",
 			    st->dir, db_names[i], mdb_strerror(rc));

@@ -31,6 +31,10 @@ enum store_db {
 	DB_QUEUE,	/* u64 queue id -> queue record */
 	DB_QUEUE_DUE,	/* u64 due time + u64 queue id -> empty */
 	DB_TRUST,	/* domain (A-label) -> trust record */
+	DB_DIR,		/* u32 record id -> directory record */
+	DB_DIR_KEY,	/* natural key ("mss:addr") -> u32 record id */
+	DB_DIR_IDX,	/* tag byte + folded term -> dup u32 ids (native) */
+	DB_API_CLIENT,	/* client name -> API client record (keyed hash) */
 	DB_COUNT
 };
 
