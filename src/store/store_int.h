@@ -205,6 +205,14 @@ int store_mailbox_keywords_add(struct store_mailbox *mb, const char *kw);
  * reference must already be counted. ERR_EXISTS if the id is taken. */
 int store_queue_put_new(struct store_wtxn *w, struct store_queue *q);
 
+/* The directory (store_dir.c), for its searches (store_dir_search.c). */
+struct dir_record;
+int dir_get_txn(MDB_txn *txn, struct store *st, uint32_t id,
+		struct dir_record *rec);
+/* dir_name_key - the folded sort key: family (or organization) name,
+ * \1, given name. */
+size_t dir_name_key(const struct dir_record *r, char *out, size_t size);
+
 /* Blob references inside a write transaction. */
 int store_blob_put(struct store_wtxn *w, const void *sealed, size_t len,
 		   uint64_t size, uint32_t refs, const void *info,
