@@ -272,9 +272,13 @@ gather(struct search *s, unsigned char tag, const char *term, bool prefix,
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(c);
-	if (rc < 0 || (rc != 0 && rc != MDB_NOTFOUND)) {
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	else if (rc < ERR_SHUTDOWN - 100 || rc > 0)
+		rc = store_err(rc);	/* LMDB's own codes */
+	if (rc < 0) {
 		free(ids);
-		return rc < 0 ? rc : store_err(rc);
+		return rc;
 	}
 	*ids_r = ids;
 	*n_r = n;
@@ -324,7 +328,7 @@ walk_names(struct search *s, const struct crit *best)
 	mdb_cursor_close(c);
 	if (rc == 1 || rc == MDB_NOTFOUND)
 		rc = 0;
-	return rc > 0 ? store_err(rc) : rc;
+	return rc > 0 || rc < ERR_SHUTDOWN - 100 ? store_err(rc) : rc;
 }
 
 int

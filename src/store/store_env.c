@@ -507,7 +507,8 @@ store_open(const struct store_opts *o, struct store **st_r,
 		goto fail;
 	if ((rc = mdb_env_create(&st->env)) != 0 ||
 	    (rc = mdb_env_set_mapsize(st->env, o->map_size)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(st->env, o->max_dbs)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->env, o->max_dbs < DB_COUNT ?
+	    DB_COUNT : o->max_dbs)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(st->env, o->max_readers)) != 0) {
 		seterr("store %s: cannot set up LMDB: %s", o->dir,
 		    mdb_strerror(rc));

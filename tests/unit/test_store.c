@@ -66,7 +66,7 @@ setup(void **state)
 	f->o.dir = f->dir;
 	f->o.key_file = f->key;
 	f->o.map_size = 64 << 20;
-	f->o.max_dbs = 16;
+	f->o.max_dbs = 32;
 	f->o.max_readers = 126;
 	f->o.batch_max = 512;
 	*state = f;
