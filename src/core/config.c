@@ -89,6 +89,7 @@ static const struct cfg_key cfg_keys[] = {
 	K(smtp_timeout_command, CT_SECONDS, "5m", 1, 86400),
 	K(smtp_timeout_data, CT_SECONDS, "10m", 1, 86400),
 	K(smtp_max_sessions, CT_UINT, "2000", 1, 1000000),
+	K(smtp_recipient_directory, CT_BOOL, "no", 0, 0),
 
 	K(imap_listen, CT_LISTEN, "127.0.0.1:2143", 0, CONFIG_LIST_MAX),
 	K(imap_tls_listen, CT_LISTEN, "127.0.0.1:2993", 0, CONFIG_LIST_MAX),

@@ -73,6 +73,8 @@ struct config {
 	uint64_t smtp_timeout_command;
 	uint64_t smtp_timeout_data;
 	uint64_t smtp_max_sessions;
+	bool smtp_recipient_directory;	/* other operators' recipients
+					 * must be in the directory */
 
 	/* IMAP */
 	struct config_list imap_listen;

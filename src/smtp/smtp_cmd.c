@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "relay/trust.h"
+#include "store/store_dir.h"
 
 enum {
 	CF_TLS = 0x01,		/* refused before TLS on submission */
@@ -321,6 +322,10 @@ rcpt_route(struct smtp_session *s, const char *addr, uint32_t *id)
 		r = store_read_begin(smtp_store(), &rt);
 		if (r == 0) {
 			r = store_trust_get(rt, norm, &t);
+			if (r == 1 && s->cfg->smtp_recipient_directory) {
+				int d = store_dir_has_address(rt, addr);
+				r = d < 0 ? d : d == 1 ? 1 : 2;
+			}
 			store_read_end(&rt);
 		}
 	}
@@ -339,6 +344,16 @@ rcpt_route(struct smtp_session *s, const char *addr, uint32_t *id)
 		logl_emit(&ll, LOG_NOTICE);
 		smtp_reply_error(s, "550 5.7.1 <%s>: Recipient address "
 		    "rejected: domain not in the MSSante trust space", addr);
+		return ERR_PERM;
+	}
+	if (r == 2) {
+		logl_begin(&ll, s->id, "smtp", "reject");
+		logl_str(&ll, "to", addr);
+		logl_str(&ll, "user", s->acct.login);
+		logl_str(&ll, "reason", "not in directory");
+		logl_emit(&ll, LOG_NOTICE);
+		smtp_reply_error(s, "550 5.1.1 <%s>: Recipient address "
+		    "rejected: not in the MSSante directory", addr);
 		return ERR_PERM;
 	}
 	*id = 0;
