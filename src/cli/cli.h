@@ -43,5 +43,6 @@ int cli_trust(struct cli *c, int argc, char **argv);
 int cli_queue(struct cli *c, int argc, char **argv);
 int cli_dir(struct cli *c, int argc, char **argv);
 int cli_apiclient(struct cli *c, int argc, char **argv);
+int cli_cert(struct cli *c, int argc, char **argv);
 
 #endif

@@ -61,6 +61,21 @@ static const struct {
 	  "api-client add NAME [--scope directory]\n"
 	  "  api-client list\n"
 	  "  api-client revoke NAME" },
+	{ "cert", cli_cert,
+	  "cert ca init [--force]\n"
+	  "  cert issue server|client|smime|operator NAME [--cn CN] "
+	  "[--dns NAME]...\n"
+	  "             [--email ADDR]... [--rpps N] [--key rsa2048|rsa3072|"
+	  "p256]\n"
+	  "             [--days N] [--passphrase-stdin]\n"
+	  "  cert import NAME FILE [--key FILE] [--password-stdin]\n"
+	  "  cert export NAME FILE.p12 [--password-stdin]\n"
+	  "  cert list | show NAME\n"
+	  "  cert verify FILE [--purpose tls-server|tls-client|smime]\n"
+	  "  cert revoke NAME|SERIAL [--reason R] | crl [--out FILE]\n"
+	  "  cert crl import FILE\n"
+	  "  cert trust add FILE | remove SUBJECT-HASH | list\n"
+	  "  cert reload" },
 	{ "check-config", cli_check_config, "check-config" },
 	{ "config", cli_config_cmd, "config show [--changed]" },
 };

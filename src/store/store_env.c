@@ -44,6 +44,8 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_DIR_KEY] = "dir_key",
 	[DB_DIR_IDX] = "dir_idx",
 	[DB_API_CLIENT] = "api_client",
+	[DB_CA_ISSUED] = "ca_issued",
+	[DB_CERT] = "cert",
 };
 
 /* Index databases hold many record ids under one term, fixed-size and

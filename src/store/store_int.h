@@ -35,6 +35,8 @@ enum store_db {
 	DB_DIR_KEY,	/* natural key ("mss:addr") -> u32 record id */
 	DB_DIR_IDX,	/* tag byte + folded term -> dup u32 ids (native) */
 	DB_API_CLIENT,	/* client name -> API client record (keyed hash) */
+	DB_CA_ISSUED,	/* u64 serial -> certificate issued by our dev CA */
+	DB_CERT,	/* certificate name -> managed certificate record */
 	DB_COUNT
 };
 

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* pki_cert.h - placeholder (being written). */

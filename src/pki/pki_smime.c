@@ -1,0 +1,5 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pki_smime.c - placeholder (being written).
+ */
+typedef int mss_placeholder_pki_smime;

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* pki_smime.h - placeholder (being written). */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* store_cert.h - placeholder (being written). */
