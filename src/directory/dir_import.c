@@ -92,6 +92,13 @@ run(void *ctx, struct dir_import *imp)
 {
 	struct run_ctx *c = ctx;
 	c->imp = imp;
+	/* a second pass over the same file: its bad lines were told */
+	if (imp->pass > 1) {
+		c->o->bad = NULL;
+		c->o->strict = false;
+	}
+	c->o->bad_r = 0;
+	c->o->lines_r = 0;
 	switch (c->fmt) {
 	case DIR_FMT_MSS:
 	case DIR_FMT_PS:
@@ -127,8 +134,11 @@ dir_import_file(struct store *st, const char *path, int fmt,
 	imp_r->source = dir_format_source(c.fmt);
 	imp_r->run = run;
 	imp_r->ctx = &c;
-	rc = store_exec(st, store_op_dir_import, imp_r);
-	if (rc == ERR_PROTO && err[0] == '\0')
+	rc = store_dir_import(st, imp_r);
+	if (rc == ERR_TEMP && err[0] == '\0')
+		(void)str_fmt(err, errlen, "%s: the directory is busy: another "
+		    "import or edit is running", name);
+	else if (rc == ERR_PROTO && err[0] == '\0')
 		(void)str_fmt(err, errlen, "%s: no valid record in the file "
 		    "(an empty import would remove every %s record)", name,
 		    dir_source_name(imp_r->source));

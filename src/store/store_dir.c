@@ -25,7 +25,7 @@
 #include "core/str.h"
 
 #define DIR_VERSION 1
-#define DIR_VAL_MAX 16384
+
 #define DIR_TERM_MAX 240
 
 /* ---- small helpers of the record model ---- */
@@ -219,8 +219,19 @@ encode_imported(const struct dir_record *r, struct enc *e)
 	return e->err;
 }
 
-static int
-encode(const struct dir_record *r, uint32_t file_id, unsigned char *vb,
+int
+dir_encode_imported(const struct dir_record *r, unsigned char *vb, size_t cap,
+		    size_t *len_r)
+{
+	struct enc e;
+	enc_init(&e, vb, cap);
+	int rc = encode_imported(r, &e);
+	*len_r = e.len;
+	return rc;
+}
+
+int
+dir_encode(const struct dir_record *r, uint32_t file_id, unsigned char *vb,
        size_t cap, size_t *len_r)
 {
 	struct enc e;
@@ -373,8 +384,8 @@ decode_tlv(struct dir_record *r, unsigned char tag, const unsigned char *p,
 	}
 }
 
-static int
-decode(const MDB_val *v, struct dir_record *r)
+int
+dir_decode(const MDB_val *v, struct dir_record *r)
 {
 	const unsigned char *p = v->mv_data;
 	size_t n = v->mv_size, i = 3;
@@ -405,8 +416,8 @@ decode(const MDB_val *v, struct dir_record *r)
 }
 
 /* imported_part - the bytes an import compares, inside a value. */
-static int
-imported_part(const MDB_val *v, const unsigned char **p, size_t *n)
+int
+dir_imported_part(const MDB_val *v, const unsigned char **p, size_t *n)
 {
 	const unsigned char *b = v->mv_data;
 	if (v->mv_size < 3 || b[0] != DIR_VERSION)
@@ -433,7 +444,7 @@ enum {
 	IX_NAME = 'N',		/* folded family (or org name) \1 given */
 	IX_GIVEN = 'G',
 	IX_IDNAT = 'I',
-	IX_RPPS = 'R',
+	/* no RPPS index: an RPPS is found as the IdNat_PS "8" + RPPS */
 	IX_ADDR = 'A',
 	IX_PROF = 'P',
 	IX_SPEC = 'S',
@@ -493,8 +504,6 @@ terms_of(const struct dir_record *r, struct term *t)
 		term_fold(&t[n++], IX_GIVEN, r->given);
 	if (r->idnat[0] != '\0')
 		term_make(&t[n++], IX_IDNAT, r->idnat);
-	if (r->rpps[0] != '\0')
-		term_make(&t[n++], IX_RPPS, r->rpps);
 	for (size_t i = 0; i < r->n_mbox; i++)
 		term_make(&t[n++], IX_ADDR, r->mbox[i].addr);
 	if (r->profession_code[0] != '\0')
@@ -518,6 +527,21 @@ terms_of(const struct dir_record *r, struct term *t)
 	return n;
 }
 
+int
+dir_terms_each(const struct dir_record *r,
+	       int (*fn)(const unsigned char *term, size_t n, void *arg),
+	       void *arg)
+{
+	struct term t[TERMS_MAX];
+	size_t n = terms_of(r, t);
+	for (size_t i = 0; i < n; i++) {
+		int rc = fn(t[i].b, t[i].n, arg);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 static bool
 term_in(const struct term *t, const struct term *set, size_t n)
 {
@@ -529,14 +553,13 @@ term_in(const struct term *t, const struct term *set, size_t n)
 
 /* index_update - remove the terms of old that new has not, add those of
  * new that old had not (either may be NULL). */
-static int
-index_update(struct store_wtxn *w, uint32_t id, const struct dir_record *old,
-	     const struct dir_record *nw)
+int
+dir_index_update(MDB_txn *txn, MDB_dbi dbi, uint32_t id,
+		 const struct dir_record *old, const struct dir_record *nw)
 {
 	struct term to[TERMS_MAX], tn[TERMS_MAX];
 	size_t no = old ? terms_of(old, to) : 0;
 	size_t nn = nw ? terms_of(nw, tn) : 0;
-	MDB_dbi dbi = w->st->dbi[DB_DIR_IDX];
 	unsigned int idv = id;
 	MDB_val k, v = { sizeof(idv), &idv };
 	int rc;
@@ -546,7 +569,7 @@ index_update(struct store_wtxn *w, uint32_t id, const struct dir_record *old,
 			continue;
 		k.mv_data = to[i].b;
 		k.mv_size = to[i].n;
-		rc = mdb_del(w->txn, dbi, &k, &v);
+		rc = mdb_del(txn, dbi, &k, &v);
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			return store_err(rc);
 	}
@@ -555,10 +578,33 @@ index_update(struct store_wtxn *w, uint32_t id, const struct dir_record *old,
 			continue;
 		k.mv_data = tn[i].b;
 		k.mv_size = tn[i].n;
-		rc = mdb_put(w->txn, dbi, &k, &v, 0);
+		rc = mdb_put(txn, dbi, &k, &v, 0);
 		if (rc != 0 && rc != MDB_KEYEXIST)
 			return store_err(rc);
 	}
+	return 0;
+}
+
+/* ---- the two sets ---- */
+
+void
+dir_set_of(struct store *st, int which, struct dirset *ds)
+{
+	ds->which = which;
+	ds->rec = st->dbi[which ? DB_DIR_B : DB_DIR];
+	ds->key = st->dbi[which ? DB_DIR_KEY_B : DB_DIR_KEY];
+	ds->idx = st->dbi[which ? DB_DIR_IDX_B : DB_DIR_IDX];
+}
+
+int
+dir_set_current(MDB_txn *txn, struct store *st, struct dirset *ds)
+{
+	MDB_val k = { 7, "dir_set" }, v;
+	int rc = mdb_get(txn, st->dbi[DB_META], &k, &v);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_err(rc);
+	dir_set_of(st, rc == 0 && v.mv_size == 1 &&
+	    *(unsigned char *)v.mv_data == 1, ds);
 	return 0;
 }
 
@@ -599,35 +645,35 @@ file_name(MDB_txn *txn, struct store *st, struct dir_record *rec)
 }
 
 int
-dir_get_txn(MDB_txn *txn, struct store *st, uint32_t id,
-	    struct dir_record *rec)
+dir_get_txn(MDB_txn *txn, struct store *st, const struct dirset *ds,
+	    uint32_t id, struct dir_record *rec)
 {
 	unsigned char kb[4];
 	MDB_val k, v;
 	int rc;
 
 	id_key(kb, id, &k);
-	rc = mdb_get(txn, st->dbi[DB_DIR], &k, &v);
+	rc = mdb_get(txn, ds->rec, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc != 0)
 		return store_err(rc);
 	dir_record_init(rec);
 	rec->id = id;
-	if ((rc = decode(&v, rec)) < 0)
+	if ((rc = dir_decode(&v, rec)) < 0)
 		return rc;
 	return file_name(txn, st, rec);
 }
 
-static int
-key_to_id(MDB_txn *txn, struct store *st, const char *key, uint32_t *id)
+int
+dir_key_to_id(MDB_txn *txn, MDB_dbi dbi, const char *key, uint32_t *id)
 {
 	MDB_val k = { strlen(key), (void *)key }, v;
 	int rc;
 
 	if (k.mv_size == 0 || k.mv_size >= DIR_KEY_MAX)
 		return 0;
-	rc = mdb_get(txn, st->dbi[DB_DIR_KEY], &k, &v);
+	rc = mdb_get(txn, dbi, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc != 0)
@@ -641,50 +687,56 @@ key_to_id(MDB_txn *txn, struct store *st, const char *key, uint32_t *id)
 int
 store_dir_get(struct store_rtxn *r, uint32_t id, struct dir_record *rec)
 {
-	return dir_get_txn(r->txn, r->st, id, rec);
+	struct dirset ds;
+	int rc = dir_set_current(r->txn, r->st, &ds);
+	return rc < 0 ? rc : dir_get_txn(r->txn, r->st, &ds, id, rec);
 }
 
 int
 store_dir_get_key(struct store_rtxn *r, const char *key,
 		  struct dir_record *rec)
 {
+	struct dirset ds;
 	uint32_t id;
-	int rc = key_to_id(r->txn, r->st, key, &id);
+	int rc = dir_set_current(r->txn, r->st, &ds);
+	if (rc < 0)
+		return rc;
+	rc = dir_key_to_id(r->txn, ds.key, key, &id);
 	if (rc <= 0)
 		return rc;
-	rc = dir_get_txn(r->txn, r->st, id, rec);
+	rc = dir_get_txn(r->txn, r->st, &ds, id, rec);
 	return rc == 0 ? ERR_CORRUPT : rc;
 }
 
 /* ---- writes ---- */
 
-static int
-put_record(struct store_wtxn *w, struct dir_record *r, uint32_t file_id,
-	   unsigned flags)
+int
+dir_put_record(MDB_txn *txn, MDB_dbi dbi, struct dir_record *r,
+	       uint32_t file_id, unsigned flags)
 {
 	unsigned char kb[4];
 	static __thread unsigned char vb[DIR_VAL_MAX];
 	MDB_val k, v;
 	size_t len = 0;
-	int rc = encode(r, file_id, vb, sizeof(vb), &len);
+	int rc = dir_encode(r, file_id, vb, sizeof(vb), &len);
 
 	if (rc < 0)
 		return rc;
 	id_key(kb, r->id, &k);
 	v.mv_data = vb;
 	v.mv_size = len;
-	return store_err(mdb_put(w->txn, w->st->dbi[DB_DIR], &k, &v, flags));
+	return store_err(mdb_put(txn, dbi, &k, &v, flags));
 }
 
-static int
-put_key(struct store_wtxn *w, const char *key, uint32_t id)
+int
+dir_put_key(MDB_txn *txn, MDB_dbi dbi, const char *key, uint32_t id)
 {
 	unsigned char vb[4];
 	MDB_val k = { strlen(key), (void *)key }, v = { 4, vb };
 	if (k.mv_size == 0 || k.mv_size >= DIR_KEY_MAX)
 		return ERR_INVAL;
 	be32_put(vb, id);
-	return store_err(mdb_put(w->txn, w->st->dbi[DB_DIR_KEY], &k, &v, 0));
+	return store_err(mdb_put(txn, dbi, &k, &v, 0));
 }
 
 static int
@@ -701,8 +753,9 @@ next_id(struct store_wtxn *w, uint32_t *id)
 }
 
 /* remove_record - the record, its key and its index entries. */
-static int
-remove_record(struct store_wtxn *w, uint32_t id, const char *key)
+int
+dir_remove_record(MDB_txn *txn, struct store *st, const struct dirset *ds,
+		  uint32_t id, const char *key)
 {
 	struct dir_record *old = malloc(sizeof(*old));
 	unsigned char kb[4];
@@ -711,24 +764,24 @@ remove_record(struct store_wtxn *w, uint32_t id, const char *key)
 
 	if (old == NULL)
 		return ERR_NOMEM;
-	rc = dir_get_txn(w->txn, w->st, id, old);
+	rc = dir_get_txn(txn, st, ds, id, old);
 	if (rc == 1)
-		rc = index_update(w, id, old, NULL);
+		rc = dir_index_update(txn, ds->idx, id, old, NULL);
 	free(old);
 	if (rc < 0)
 		return rc;
 	id_key(kb, id, &k);
-	rc = mdb_del(w->txn, w->st->dbi[DB_DIR], &k, NULL);
+	rc = mdb_del(txn, ds->rec, &k, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return store_err(rc);
 	k.mv_data = (void *)key;
 	k.mv_size = strlen(key);
-	rc = mdb_del(w->txn, w->st->dbi[DB_DIR_KEY], &k, NULL);
+	rc = mdb_del(txn, ds->key, &k, NULL);
 	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
 }
 
-static void
-copy_local(struct dir_record *dst, const struct dir_record *src)
+void
+dir_copy_local(struct dir_record *dst, const struct dir_record *src)
 {
 	memcpy(dst->push, src->push, sizeof(dst->push));
 	dst->n_push = src->n_push;
@@ -741,11 +794,9 @@ copy_local(struct dir_record *dst, const struct dir_record *src)
 	memcpy(dst->account, src->account, sizeof(dst->account));
 }
 
-/* ---- imports ---- */
-
 /* file_register - a number for the file an import reads. */
-static int
-file_register(struct store_wtxn *w, const char *file, uint32_t *id)
+int
+dir_file_register(struct store_wtxn *w, const char *file, uint32_t *id)
 {
 	char name[32];
 	uint64_t v64;
@@ -765,43 +816,10 @@ file_register(struct store_wtxn *w, const char *file, uint32_t *id)
 	return store_err(mdb_put(w->txn, w->st->dbi[DB_META], &k, &v, 0));
 }
 
-struct dir_import_state {
-	uint8_t *seen;			/* bitmap by record id */
-	size_t seen_bits;
-	uint32_t next_id;		/* the id counter, kept in memory */
-	uint32_t file_id;		/* this import's file number */
-	struct dir_record old;		/* scratch */
-	unsigned char vb[DIR_VAL_MAX];
-};
-
-static int
-seen_mark(struct dir_import_state *s, uint32_t id)
-{
-	if (id >= s->seen_bits) {
-		size_t bits = s->seen_bits ? s->seen_bits : 1 << 16;
-		while (bits <= id)
-			bits *= 2;
-		uint8_t *p = realloc(s->seen, bits / 8);
-		if (p == NULL)
-			return ERR_NOMEM;
-		memset(p + s->seen_bits / 8, 0, (bits - s->seen_bits) / 8);
-		s->seen = p;
-		s->seen_bits = bits;
-	}
-	s->seen[id / 8] |= (uint8_t)(1u << (id % 8));
-	return 0;
-}
-
-static bool
-seen_has(const struct dir_import_state *s, uint32_t id)
-{
-	return id < s->seen_bits && (s->seen[id / 8] & (1u << (id % 8)));
-}
-
 /* merge - a second line for the same key: its mailboxes and phones join
  * the first's; 1 when the record changed. */
-static int
-merge(struct dir_record *into, const struct dir_record *from)
+int
+dir_merge(struct dir_record *into, const struct dir_record *from)
 {
 	size_t nm = into->n_mbox, np = into->n_phone;
 	for (size_t i = 0; i < from->n_mbox; i++)
@@ -814,200 +832,6 @@ merge(struct dir_record *into, const struct dir_record *from)
 	return into->n_mbox != nm || into->n_phone != np;
 }
 
-int
-store_dir_import_put(struct dir_import *imp, struct dir_record *rec)
-{
-	struct dir_import_state *s = imp->st;
-	struct store_wtxn *w = imp->w;
-	uint32_t id;
-	int rc;
-
-	if (dir_source_of_key(rec->key) != imp->source)
-		return ERR_INVAL;
-	rec->src_date = imp->now;
-	if (s->file_id == 0 && (rc = file_register(w, rec->src_file,
-	    &s->file_id)) < 0)
-		return rc;
-	rc = key_to_id(w->txn, w->st, rec->key, &id);
-	if (rc < 0)
-		return rc;
-	if (rc == 0) {
-		/* new: ids only grow, so the record appends */
-		rec->id = s->next_id++;
-		rec->n_push = 0;
-		rec->n_channels = 0;
-		rec->quiet_start = rec->quiet_end = -1;
-		rec->lang[0] = rec->cert_ref[0] = rec->account[0] = '\0';
-		if ((rc = put_record(w, rec, s->file_id, MDB_APPEND)) < 0 ||
-		    (rc = put_key(w, rec->key, rec->id)) < 0 ||
-		    (rc = index_update(w, rec->id, NULL, rec)) < 0 ||
-		    (rc = seen_mark(s, rec->id)) < 0)
-			return rc;
-		imp->added_r++;
-		return 0;
-	}
-	rec->id = id;
-	if (seen_has(s, id)) {
-		imp->merged_r++;
-		rc = dir_get_txn(w->txn, w->st, id, &s->old);
-		if (rc <= 0)
-			return rc < 0 ? rc : ERR_CORRUPT;
-		struct dir_record *cur = &s->old;
-		/* cur is rewritten with the mailboxes of both */
-		struct dir_record before = *cur;
-		if (!merge(cur, rec))
-			return 0;
-		if ((rc = index_update(w, id, &before, cur)) < 0)
-			return rc;
-		return put_record(w, cur, s->file_id, 0);
-	}
-	if ((rc = seen_mark(s, id)) < 0)
-		return rc;
-
-	/* compare the imported parts, bytes for bytes */
-	unsigned char kb[4];
-	MDB_val k, v;
-	const unsigned char *op;
-	size_t on;
-	struct enc e;
-	id_key(kb, id, &k);
-	rc = mdb_get(w->txn, w->st->dbi[DB_DIR], &k, &v);
-	if (rc != 0)
-		return rc == MDB_NOTFOUND ? ERR_CORRUPT : store_err(rc);
-	if ((rc = imported_part(&v, &op, &on)) < 0)
-		return rc;
-	enc_init(&e, s->vb, sizeof(s->vb));
-	if ((rc = encode_imported(rec, &e)) < 0)
-		return rc;
-	if (e.len == on && memcmp(op, s->vb, on) == 0) {
-		imp->unchanged_r++;
-		return 0;
-	}
-	dir_record_init(&s->old);
-	s->old.id = id;
-	if ((rc = decode(&v, &s->old)) < 0)
-		return rc;
-	copy_local(rec, &s->old);
-	if ((rc = index_update(w, id, &s->old, rec)) < 0 ||
-	    (rc = put_record(w, rec, s->file_id, 0)) < 0)
-		return rc;
-	imp->changed_r++;
-	return 0;
-}
-
-struct gone {
-	uint32_t *ids;
-	char (*keys)[DIR_KEY_MAX];
-	size_t n, cap;
-	const struct dir_import_state *s;
-};
-
-static int
-collect_gone(const MDB_val *k, const MDB_val *v, void *arg)
-{
-	struct gone *g = arg;
-	uint32_t id;
-
-	if (v->mv_size != 4 || k->mv_size >= DIR_KEY_MAX)
-		return ERR_CORRUPT;
-	id = be32_get(v->mv_data);
-	if (seen_has(g->s, id))
-		return 0;
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 1024;
-		uint32_t *ids = realloc(g->ids, cap * sizeof(*ids));
-		if (ids == NULL)
-			return ERR_NOMEM;
-		g->ids = ids;
-		char (*keys)[DIR_KEY_MAX] = realloc(g->keys,
-		    cap * sizeof(*keys));
-		if (keys == NULL)
-			return ERR_NOMEM;
-		g->keys = keys;
-		g->cap = cap;
-	}
-	g->ids[g->n] = id;
-	memcpy(g->keys[g->n], k->mv_data, k->mv_size);
-	g->keys[g->n][k->mv_size] = '\0';
-	g->n++;
-	return 0;
-}
-
-static int
-import_finish(struct dir_import *imp)
-{
-	struct store_wtxn *w = imp->w;
-	const char *pfx = dir_source_prefix(imp->source);
-	struct gone g = { NULL, NULL, 0, 0, imp->st };
-	char name[32];
-	unsigned char vb[8];
-	MDB_val k, v;
-	int rc;
-
-	rc = store_walk_prefix(w->txn, w->st->dbi[DB_DIR_KEY], pfx,
-	    strlen(pfx), collect_gone, &g);
-	for (size_t i = 0; rc == 0 && i < g.n; i++)
-		rc = remove_record(w, g.ids[i], g.keys[i]);
-	imp->removed_r = rc == 0 ? g.n : 0;
-	free(g.ids);
-	free(g.keys);
-	if (rc < 0)
-		return rc;
-	/* the id counter and the time of this source's import */
-	be64_put(vb, imp->st->next_id);
-	k.mv_data = "dir_next_id";
-	k.mv_size = strlen("dir_next_id");
-	v.mv_data = vb;
-	v.mv_size = 8;
-	if ((rc = mdb_put(w->txn, w->st->dbi[DB_META], &k, &v, 0)) != 0)
-		return store_err(rc);
-	if (str_fmt(name, sizeof(name), "dir_import_%s",
-	    dir_source_name(imp->source)) < 0)
-		return ERR_LIMIT;
-	be64_put(vb, (uint64_t)imp->now);
-	k.mv_data = name;
-	k.mv_size = strlen(name);
-	return store_err(mdb_put(w->txn, w->st->dbi[DB_META], &k, &v, 0));
-}
-
-int
-store_op_dir_import(struct store_wtxn *w, void *arg)
-{
-	struct dir_import *imp = arg;
-	struct dir_import_state *s;
-	uint64_t next;
-	int rc;
-
-	if (imp->source == DIR_SRC_NONE || imp->source > DIR_SRC_LOCAL ||
-	    imp->run == NULL)
-		return ERR_INVAL;
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		return ERR_NOMEM;
-	imp->added_r = imp->changed_r = imp->removed_r = 0;
-	imp->unchanged_r = imp->merged_r = 0;
-	imp->w = w;
-	imp->st = s;
-	if (imp->now == 0)
-		imp->now = (int64_t)time(NULL);
-	rc = store_meta_next(w, "dir_next_id", 1, &next);
-	if (rc == 0) {
-		s->next_id = next > UINT32_MAX ? 0 : (uint32_t)next;
-		rc = s->next_id == 0 ? ERR_LIMIT : 0;
-	}
-	if (rc == 0)
-		rc = imp->run(imp->ctx, imp);
-	if (rc == 0 && imp->added_r + imp->changed_r + imp->unchanged_r == 0)
-		rc = ERR_PROTO;		/* an empty extract removes nothing */
-	if (rc == 0)
-		rc = import_finish(imp);
-	free(s->seen);
-	free(s);
-	imp->st = NULL;
-	imp->w = NULL;
-	return rc;
-}
-
 /* ---- local records and deletions ---- */
 
 int
@@ -1016,12 +840,19 @@ store_op_dir_set(struct store_wtxn *w, void *arg)
 	struct dir_set_op *op = arg;
 	struct dir_record *rec = op->rec;
 	struct dir_record *old;
+	struct dirset ds;
 	uint32_t id = 0;
-	int rc;
+	int rc, lock;
 
 	if (dir_source_of_key(rec->key) == DIR_SRC_NONE)
 		return ERR_INVAL;
-	rc = key_to_id(w->txn, w->st, rec->key, &id);
+	/* not while an import rebuilds: the edit would be lost */
+	if ((lock = store_dir_lock(w->st, false)) < 0)
+		return lock;
+	store_dir_unlock(&lock);
+	if ((rc = dir_set_current(w->txn, w->st, &ds)) < 0)
+		return rc;
+	rc = dir_key_to_id(w->txn, ds.key, rec->key, &id);
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
@@ -1030,9 +861,10 @@ store_op_dir_set(struct store_wtxn *w, void *arg)
 		if (dir_source_of_key(rec->key) != DIR_SRC_LOCAL)
 			return ERR_NOTFOUND;
 		if ((rc = next_id(w, &rec->id)) < 0 ||
-		    (rc = put_record(w, rec, 0, 0)) < 0 ||
-		    (rc = put_key(w, rec->key, rec->id)) < 0 ||
-		    (rc = index_update(w, rec->id, NULL, rec)) < 0)
+		    (rc = dir_put_record(w->txn, ds.rec, rec, 0, 0)) < 0 ||
+		    (rc = dir_put_key(w->txn, ds.key, rec->key, rec->id)) < 0 ||
+		    (rc = dir_index_update(w->txn, ds.idx, rec->id, NULL,
+		    rec)) < 0)
 			return rc;
 		op->id_r = rec->id;
 		op->created_r = true;
@@ -1041,31 +873,32 @@ store_op_dir_set(struct store_wtxn *w, void *arg)
 	old = malloc(sizeof(*old));
 	if (old == NULL)
 		return ERR_NOMEM;
-	rc = dir_get_txn(w->txn, w->st, id, old);
+	rc = dir_get_txn(w->txn, w->st, &ds, id, old);
 	if (rc == 0)
 		rc = ERR_CORRUPT;
 	if (rc > 0) {
 		struct dir_record *nw = rec;
 		if (dir_source_of_key(rec->key) != DIR_SRC_LOCAL) {
 			/* keep what the import brought; take the local part */
-			copy_local(old, rec);
+			dir_copy_local(old, rec);
 			nw = old;
 			struct dir_record *prev = malloc(sizeof(*prev));
 			if (prev == NULL) {
 				free(old);
 				return ERR_NOMEM;
 			}
-			rc = dir_get_txn(w->txn, w->st, id, prev);
+			rc = dir_get_txn(w->txn, w->st, &ds, id, prev);
 			nw->id = id;
 			if (rc > 0)
-				rc = index_update(w, id, prev, nw);
+				rc = dir_index_update(w->txn, ds.idx, id, prev,
+				    nw);
 			free(prev);
 		} else {
 			rec->id = id;
-			rc = index_update(w, id, old, rec);
+			rc = dir_index_update(w->txn, ds.idx, id, old, rec);
 		}
 		if (rc >= 0)
-			rc = put_record(w, nw, 0, 0);
+			rc = dir_put_record(w->txn, ds.rec, nw, 0, 0);
 	}
 	free(old);
 	op->id_r = id;
@@ -1078,13 +911,19 @@ store_op_dir_del(struct store_wtxn *w, void *arg)
 {
 	struct dir_set_op *op = arg;
 	char key[DIR_KEY_MAX];
+	struct dirset ds;
 	uint32_t id = op->id;
-	int rc;
+	int rc, lock;
 
+	if ((lock = store_dir_lock(w->st, false)) < 0)
+		return lock;
+	store_dir_unlock(&lock);
+	if ((rc = dir_set_current(w->txn, w->st, &ds)) < 0)
+		return rc;
 	if (id == 0) {
 		if (op->key == NULL)
 			return ERR_INVAL;
-		rc = key_to_id(w->txn, w->st, op->key, &id);
+		rc = dir_key_to_id(w->txn, ds.key, op->key, &id);
 		if (rc <= 0)
 			return rc < 0 ? rc : ERR_NOTFOUND;
 		if (str_copy(key, sizeof(key), op->key) < 0)
@@ -1093,7 +932,7 @@ store_op_dir_del(struct store_wtxn *w, void *arg)
 		struct dir_record *r = malloc(sizeof(*r));
 		if (r == NULL)
 			return ERR_NOMEM;
-		rc = dir_get_txn(w->txn, w->st, id, r);
+		rc = dir_get_txn(w->txn, w->st, &ds, id, r);
 		if (rc > 0 && str_copy(key, sizeof(key), r->key) < 0)
 			rc = ERR_CORRUPT;
 		free(r);
@@ -1101,5 +940,5 @@ store_op_dir_del(struct store_wtxn *w, void *arg)
 			return rc < 0 ? rc : ERR_NOTFOUND;
 	}
 	op->id_r = id;
-	return remove_record(w, id, key);
+	return dir_remove_record(w->txn, w->st, &ds, id, key);
 }

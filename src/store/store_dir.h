@@ -199,12 +199,17 @@ int store_dir_stats(struct store_rtxn *r, struct dir_stats *s);
 /* ---- writes ---- */
 
 /*
- * op arg for store_op_dir_import: one import of one source, in ONE write
- * transaction, so readers see the old directory or the new one and a
- * failure leaves the old one whole. The op calls run(ctx, imp); run reads
- * the file and hands each record to store_dir_import_put. Records of the
- * same source that were not put are removed when run returns 0; when run
- * fails everything is undone. The counts say what changed.
+ * store_dir_import - one import of one source, seen by readers all at
+ * once: they see the old directory or the new one, and a failure leaves
+ * the old one whole. run(ctx, imp) reads the file and hands each record
+ * to store_dir_import_put; it may be called twice (imp->pass says which
+ * time: a first pass only counts, to choose between applying the changes
+ * in one transaction and rebuilding the other set of databases, see
+ * store_dir_import.c). Records of the same source that run did not put
+ * are removed. The counts say what changed; mode_r how ("in place" or
+ * "rebuilt"). ERR_TEMP when another import or edit holds the directory,
+ * ERR_PROTO when the file had no valid record (which would otherwise
+ * remove everything).
  */
 struct dir_import_state;
 struct dir_import {
@@ -212,13 +217,18 @@ struct dir_import {
 	int (*run)(void *ctx, struct dir_import *imp);
 	void *ctx;
 	int64_t now;
+	unsigned pass;			/* 1, 2: for run */
 	/* counts out */
 	uint64_t added_r, changed_r, removed_r, unchanged_r, merged_r;
+	const char *mode_r;
 	/* private to the store */
-	struct store_wtxn *w;
 	struct dir_import_state *st;
 };
-int store_op_dir_import(struct store_wtxn *w, void *arg);
+int store_dir_import(struct store *st, struct dir_import *imp);
+/* store_dir_lock - the directory's lock file (an fd >= 0), held by an
+ * import and by local edits; ERR_TEMP when busy and !wait. */
+int store_dir_lock(struct store *st, bool wait);
+void store_dir_unlock(int *fd);
 /*
  * store_dir_import_put - inside run: rec (whose key must belong to the
  * import's source) is added, changed or found unchanged; its local part

@@ -39,6 +39,7 @@ struct crit {
 struct search {
 	MDB_txn *txn;
 	struct store *st;
+	struct dirset ds;
 	const struct dir_query *q;
 	MDB_cursor *probe;
 	char family[FOLD_MAX], given[FOLD_MAX], city[FOLD_MAX];
@@ -156,6 +157,18 @@ add_exact(struct search *s, unsigned char tag, const char *v, bool lower)
 	return 0;
 }
 
+/* add_rpps - an RPPS is searched as its IdNat_PS, "8" + RPPS. */
+static int
+add_rpps(struct search *s, const char *rpps)
+{
+	char idnat[DIR_ID];
+	if (rpps == NULL || *rpps == '\0')
+		return 0;
+	if (str_fmt(idnat, sizeof(idnat), "8%s", rpps) < 0)
+		return ERR_INVAL;
+	return add_exact(s, 'I', idnat, false);
+}
+
 /* count - how many ids the index has under an exact term. */
 static int
 count(struct search *s, struct crit *c)
@@ -204,7 +217,7 @@ sort_and_emit(struct search *s, const uint32_t *ids, size_t n)
 	if (n && h == NULL)
 		return ERR_NOMEM;
 	for (size_t i = 0; i < n; i++) {
-		rc = dir_get_txn(s->txn, s->st, ids[i], &s->rec);
+		rc = dir_get_txn(s->txn, s->st, &s->ds, ids[i], &s->rec);
 		if (rc < 0)
 			goto out;
 		if (rc == 0 || !matches(s, &s->rec))
@@ -212,7 +225,8 @@ sort_and_emit(struct search *s, const uint32_t *ids, size_t n)
 		dir_name_key(&s->rec, h[m].key, sizeof(h[m].key));
 		h[m++].id = ids[i];
 	}
-	qsort(h, m, sizeof(*h), cmp_hit);
+	if (m > 1)
+		qsort(h, m, sizeof(*h), cmp_hit);
 	rc = 0;
 	for (size_t i = 0; i < m && rc == 0; i++) {
 		if (s->skipped < s->q->offset) {
@@ -223,7 +237,7 @@ sort_and_emit(struct search *s, const uint32_t *ids, size_t n)
 			s->more = true;
 			break;
 		}
-		rc = dir_get_txn(s->txn, s->st, h[i].id, &s->rec);
+		rc = dir_get_txn(s->txn, s->st, &s->ds, h[i].id, &s->rec);
 		if (rc == 1)
 			rc = emit(s, &s->rec);
 	}
@@ -246,7 +260,7 @@ gather(struct search *s, unsigned char tag, const char *term, bool prefix,
 
 	kb[0] = tag;
 	memcpy(kb + 1, term, tl);
-	if ((rc = mdb_cursor_open(s->txn, s->st->dbi[DB_DIR_IDX], &c)) != 0)
+	if ((rc = mdb_cursor_open(s->txn, s->ds.idx, &c)) != 0)
 		return store_err(rc);
 	rc = mdb_cursor_get(c, &k, &v, prefix ? MDB_SET_RANGE : MDB_SET);
 	while (rc == 0) {
@@ -299,7 +313,7 @@ walk_names(struct search *s, const struct crit *best)
 	memcpy(kb + 1, s->family, s->lfam);
 	k.mv_data = kb;
 	k.mv_size = s->lfam + 1;
-	if ((rc = mdb_cursor_open(s->txn, s->st->dbi[DB_DIR_IDX], &c)) != 0)
+	if ((rc = mdb_cursor_open(s->txn, s->ds.idx, &c)) != 0)
 		return store_err(rc);
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	while (rc == 0) {
@@ -317,7 +331,7 @@ walk_names(struct search *s, const struct crit *best)
 				continue;
 			}
 		}
-		rc = dir_get_txn(s->txn, s->st, idv, &s->rec);
+		rc = dir_get_txn(s->txn, s->st, &s->ds, idv, &s->rec);
 		if (rc < 0)
 			break;
 		if (rc == 1 && matches(s, &s->rec) && (rc = emit(s,
@@ -350,6 +364,10 @@ store_dir_search(struct store_rtxn *r, const struct dir_query *q0,
 		return ERR_NOMEM;
 	s->txn = r->txn;
 	s->st = r->st;
+	if ((rc = dir_set_current(r->txn, r->st, &s->ds)) < 0) {
+		free(s);
+		return rc;
+	}
 	s->q = &q;
 	s->cb = cb;
 	s->arg = arg;
@@ -363,7 +381,7 @@ store_dir_search(struct store_rtxn *r, const struct dir_query *q0,
 		rc = ERR_INVAL;		/* nothing searchable in the prefix */
 	if (rc == 0 && ((rc = add_exact(s, 'A', q.address, true)) < 0 ||
 	    (rc = add_exact(s, 'I', q.idnat, false)) < 0 ||
-	    (rc = add_exact(s, 'R', q.rpps, false)) < 0 ||
+	    (rc = add_rpps(s, q.rpps)) < 0 ||
 	    (rc = add_exact(s, 'O', q.org, false)) < 0 ||
 	    (rc = add_exact(s, 'C', q.postcode, false)) < 0 ||
 	    (rc = add_exact(s, 'S', q.specialty, false)) < 0 ||
@@ -374,7 +392,7 @@ store_dir_search(struct store_rtxn *r, const struct dir_query *q0,
 		rc = ERR_INVAL;
 	if (rc < 0)
 		goto out;
-	if ((rc = mdb_cursor_open(s->txn, s->st->dbi[DB_DIR_IDX],
+	if ((rc = mdb_cursor_open(s->txn, s->ds.idx,
 	    &s->probe)) != 0) {
 		rc = store_err(rc);
 		goto out;
@@ -526,7 +544,10 @@ store_dir_has_address(struct store_rtxn *r, const char *addr)
 	kb[0] = 'A';
 	memcpy(kb + 1, addr, n);
 	str_lowern((char *)kb + 1, n);
-	rc = mdb_get(r->txn, r->st->dbi[DB_DIR_IDX], &k, &v);
+	struct dirset ds;
+	if ((rc = dir_set_current(r->txn, r->st, &ds)) < 0)
+		return rc;
+	rc = mdb_get(r->txn, ds.idx, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	return rc == 0 ? 1 : store_err(rc);
@@ -550,6 +571,7 @@ stats_each(const MDB_val *k, const MDB_val *v, void *arg)
 
 struct stats_walk {
 	struct store_rtxn *r;
+	struct dirset ds;
 	struct dir_stats *s;
 	struct dir_record rec;
 };
@@ -561,8 +583,8 @@ stats_rec(const MDB_val *k, const MDB_val *v, void *arg)
 	(void)v;
 	if (k->mv_size != 4)
 		return ERR_CORRUPT;
-	int rc = dir_get_txn(w->r->txn, w->r->st, be32_get(k->mv_data),
-	    &w->rec);
+	int rc = dir_get_txn(w->r->txn, w->r->st, &w->ds,
+	    be32_get(k->mv_data), &w->rec);
 	if (rc < 0)
 		return rc;
 	w->s->records++;
@@ -579,16 +601,17 @@ store_dir_stats(struct store_rtxn *r, struct dir_stats *s)
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	rc = store_walk_prefix(r->txn, r->st->dbi[DB_DIR_KEY], "", 0,
-	    stats_each, s);
-	if (rc < 0)
-		return rc;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return ERR_NOMEM;
 	w->r = r;
 	w->s = s;
-	rc = store_walk_prefix(r->txn, r->st->dbi[DB_DIR], "", 0, stats_rec,
-	    w);
+	if ((rc = dir_set_current(r->txn, r->st, &w->ds)) < 0 ||
+	    (rc = store_walk_prefix(r->txn, w->ds.key, "", 0, stats_each,
+	    s)) < 0) {
+		free(w);
+		return rc;
+	}
+	rc = store_walk_prefix(r->txn, w->ds.rec, "", 0, stats_rec, w);
 	free(w);
 	if (rc < 0)
 		return rc;

@@ -43,6 +43,9 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_DIR] = "dir",
 	[DB_DIR_KEY] = "dir_key",
 	[DB_DIR_IDX] = "dir_idx",
+	[DB_DIR_B] = "dir_b",
+	[DB_DIR_KEY_B] = "dir_key_b",
+	[DB_DIR_IDX_B] = "dir_idx_b",
 	[DB_API_CLIENT] = "api_client",
 	[DB_CA_ISSUED] = "ca_issued",
 	[DB_CERT] = "cert",
@@ -53,7 +56,7 @@ static const char *const db_names[DB_COUNT] = {
 static unsigned
 db_flags(int i)
 {
-	return i == DB_DIR_IDX ?
+	return i == DB_DIR_IDX || i == DB_DIR_IDX_B ?
 	    MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP : 0;
 }
 

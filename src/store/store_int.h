@@ -34,6 +34,9 @@ enum store_db {
 	DB_DIR,		/* u32 record id -> directory record */
 	DB_DIR_KEY,	/* natural key ("mss:addr") -> u32 record id */
 	DB_DIR_IDX,	/* tag byte + folded term -> dup u32 ids (native) */
+	DB_DIR_B,	/* the second directory set: a bulk import builds */
+	DB_DIR_KEY_B,	/* the set that is not current, then meta */
+	DB_DIR_IDX_B,	/* "dir_set" makes it current in one commit */
 	DB_API_CLIENT,	/* client name -> API client record (keyed hash) */
 	DB_CA_ISSUED,	/* u64 serial -> certificate issued by our dev CA */
 	DB_CERT,	/* certificate name -> managed certificate record */
@@ -207,10 +210,44 @@ int store_mailbox_keywords_add(struct store_mailbox *mb, const char *kw);
  * reference must already be counted. ERR_EXISTS if the id is taken. */
 int store_queue_put_new(struct store_wtxn *w, struct store_queue *q);
 
-/* The directory (store_dir.c), for its searches (store_dir_search.c). */
+/*
+ * The directory (store_dir.c), shared with its searches and imports. Two
+ * sets of databases hold it; meta "dir_set" says which one is current,
+ * so a bulk import builds the other one in many transactions and makes
+ * it current in one.
+ */
 struct dir_record;
-int dir_get_txn(MDB_txn *txn, struct store *st, uint32_t id,
-		struct dir_record *rec);
+struct dirset {
+	MDB_dbi rec, key, idx;
+	int which;
+};
+void dir_set_of(struct store *st, int which, struct dirset *ds);
+int dir_set_current(MDB_txn *txn, struct store *st, struct dirset *ds);
+int dir_get_txn(MDB_txn *txn, struct store *st, const struct dirset *ds,
+		uint32_t id, struct dir_record *rec);
+int dir_key_to_id(MDB_txn *txn, MDB_dbi dbi, const char *key,
+		  uint32_t *id);
+int dir_encode(const struct dir_record *r, uint32_t file_id,
+	       unsigned char *vb, size_t cap, size_t *len_r);
+int dir_encode_imported(const struct dir_record *r, unsigned char *vb,
+			size_t cap, size_t *len_r);
+int dir_decode(const MDB_val *v, struct dir_record *r);
+int dir_imported_part(const MDB_val *v, const unsigned char **p, size_t *n);
+int dir_put_record(MDB_txn *txn, MDB_dbi dbi, struct dir_record *r,
+		   uint32_t file_id, unsigned flags);
+int dir_put_key(MDB_txn *txn, MDB_dbi dbi, const char *key, uint32_t id);
+int dir_index_update(MDB_txn *txn, MDB_dbi dbi, uint32_t id,
+		     const struct dir_record *old,
+		     const struct dir_record *nw);
+int dir_terms_each(const struct dir_record *r,
+		   int (*fn)(const unsigned char *term, size_t n, void *arg),
+		   void *arg);
+int dir_remove_record(MDB_txn *txn, struct store *st,
+		      const struct dirset *ds, uint32_t id, const char *key);
+void dir_copy_local(struct dir_record *dst, const struct dir_record *src);
+int dir_merge(struct dir_record *into, const struct dir_record *from);
+int dir_file_register(struct store_wtxn *w, const char *file, uint32_t *id);
+#define DIR_VAL_MAX 16384
 /* dir_name_key - the folded sort key: family (or organization) name,
  * \1, given name. */
 size_t dir_name_key(const struct dir_record *r, char *out, size_t size);

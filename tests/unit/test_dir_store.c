@@ -177,7 +177,7 @@ import(struct fixture *f, struct source *s, struct dir_import *imp)
 	imp->run = run_source;
 	imp->ctx = s;
 	imp->now = 1800000000;
-	return store_exec(f->st, store_op_dir_import, imp);
+	return store_dir_import(f->st, imp);
 }
 
 /* ---- searching ---- */
