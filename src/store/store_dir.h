@@ -217,6 +217,8 @@ struct dir_import {
 	int (*run)(void *ctx, struct dir_import *imp);
 	void *ctx;
 	int64_t now;
+	uint64_t inplace_max;		/* most changes applied in place;
+					 * 0: DIR_INPLACE_MAX */
 	unsigned pass;			/* 1, 2: for run */
 	/* counts out */
 	uint64_t added_r, changed_r, removed_r, unchanged_r, merged_r;

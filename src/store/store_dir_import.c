@@ -1313,7 +1313,8 @@ store_dir_import(struct store *st, struct dir_import *imp)
 		if (rc == 0 && nothing_read(imp))
 			rc = ERR_PROTO;
 		if (rc == 0 && imp->added_r + imp->changed_r +
-		    imp->removed_r <= DIR_INPLACE_MAX) {
+		    imp->removed_r <= (imp->inplace_max ? imp->inplace_max :
+		    DIR_INPLACE_MAX)) {
 			/* the writes below see the current set as it is */
 			mdb_txn_abort(s->rtxn);
 			s->rtxn = NULL;

@@ -169,10 +169,13 @@ run_source(void *ctx, struct dir_import *imp)
 	return rc;
 }
 
+static uint64_t inplace_max;	/* 0: the store's default */
+
 static int
 import(struct fixture *f, struct source *s, struct dir_import *imp)
 {
 	memset(imp, 0, sizeof(*imp));
+	imp->inplace_max = inplace_max;
 	imp->source = DIR_SRC_MSS;
 	imp->run = run_source;
 	imp->ctx = s;
@@ -522,6 +525,113 @@ test_resolve_local_and_delete(void **state)
 	assert_int_equal(s.last_import[DIR_SRC_MSS], 1800000000);
 }
 
+/* The same changes through a rebuild of the other set of databases:
+ * the same counts, the same answers, local fields kept, and the sets
+ * alternate. */
+static void
+test_rebuild(void **state)
+{
+	struct fixture *f = *state;
+	struct dir_import imp;
+	struct source all = { (1u << N_PEOPLE) - 1, -1, -1, -1 };
+	struct page p;
+
+	assert_int_equal(import(f, &all, &imp), 0);
+	assert_string_equal(imp.mode_r, "rebuilt");	/* first import */
+
+	/* a local record and local fields on an imported one */
+	struct dir_record *rec = malloc(sizeof(*rec));
+	assert_non_null(rec);
+	dir_record_init(rec);
+	str_copy(rec->key, sizeof(rec->key), "local:garde");
+	str_copy(rec->family, sizeof(rec->family), "Garde");
+	str_copy(rec->postcode, sizeof(rec->postcode), "75001");
+	struct dir_set_op op = { .rec = rec };
+	assert_int_equal(store_exec(f->st, store_op_dir_set, &op), 0);
+	dir_record_init(rec);
+	str_copy(rec->key, sizeof(rec->key),
+	    "mss:eve.martin@medecin.mssante.fr");
+	rec->n_channels = 1;
+	rec->channels[0] = DIR_CH_SMS;
+	struct dir_set_op op2 = { .rec = rec };
+	assert_int_equal(store_exec(f->st, store_op_dir_set, &op2), 0);
+
+	inplace_max = 1;
+	struct source next = { all.mask & ~(1u << 1) & ~(1u << 4), 3, -1,
+	    0 };
+	assert_int_equal(import(f, &next, &imp), 0);
+	inplace_max = 0;
+	assert_string_equal(imp.mode_r, "rebuilt");
+	assert_int_equal(imp.changed_r, 1);
+	assert_int_equal(imp.removed_r, 2);
+	assert_int_equal(imp.merged_r, 1);
+	assert_int_equal(imp.added_r, 0);
+	assert_int_equal(imp.unchanged_r, N_PEOPLE - 3);
+
+	struct dir_query qm = { .city = "marseille" };
+	assert_int_equal(search(f, &qm, &p, NULL), 0);
+	assert_int_equal(p.n, 1);
+	struct dir_query qg = { .family = "garde" };
+	assert_int_equal(search(f, &qg, &p, NULL), 0);
+	assert_int_equal(p.n, 1);
+	struct dir_query qa = { .address = "second@box.mssante.fr" };
+	assert_int_equal(search(f, &qa, &p, NULL), 0);
+	assert_int_equal(p.n, 1);
+	struct dir_query qj = { .given = "jean" };
+	assert_int_equal(search(f, &qj, &p, NULL), 0);
+	assert_int_equal(p.n, 0);	/* removed */
+	struct dir_query q75 = { .postcode = "75001" };
+	assert_int_equal(search(f, &q75, &p, NULL), 0);
+	assert_int_equal(p.n, 4);	/* Dupont, Dupré, Martin, Garde */
+	struct dir_query qr = { .rpps = "10000000007" };
+	assert_int_equal(search(f, &qr, &p, NULL), 0);
+	assert_int_equal(p.n, 1);
+
+	struct store_rtxn *r;
+	assert_int_equal(store_read_begin(f->st, &r), 0);
+	assert_int_equal(store_dir_get_key(r,
+	    "mss:eve.martin@medecin.mssante.fr", rec), 1);
+	assert_int_equal(rec->n_channels, 1);
+	assert_int_equal(rec->channels[0], DIR_CH_SMS);
+	struct dir_stats st;
+	assert_int_equal(store_dir_stats(r, &st), 0);
+	assert_int_equal(st.by_source[DIR_SRC_MSS], N_PEOPLE - 2);
+	assert_int_equal(st.by_source[DIR_SRC_LOCAL], 1);
+	store_read_end(&r);
+
+	/* back in place on the rebuilt set */
+	assert_int_equal(import(f, &all, &imp), 0);
+	assert_string_equal(imp.mode_r, "in place");
+	assert_int_equal(imp.added_r, 2);
+	assert_int_equal(imp.changed_r, 2);	/* city, one mailbox less */
+	assert_int_equal(search(f, &qj, &p, NULL), 0);
+	assert_int_equal(p.n, 1);
+	free(rec);
+}
+
+/* An import holds the directory: a second one, or a local edit, waits
+ * its turn (ERR_TEMP) instead of being lost to a rebuild. */
+static void
+test_lock(void **state)
+{
+	struct fixture *f = *state;
+	int fd = store_dir_lock(f->st, false);
+	assert_true(fd >= 0);
+	struct dir_import imp;
+	struct source all = { (1u << N_PEOPLE) - 1, -1, -1, -1 };
+	assert_int_equal(import(f, &all, &imp), ERR_TEMP);
+	struct dir_record *rec = malloc(sizeof(*rec));
+	assert_non_null(rec);
+	dir_record_init(rec);
+	str_copy(rec->key, sizeof(rec->key), "local:x");
+	struct dir_set_op op = { .rec = rec };
+	assert_int_equal(store_exec(f->st, store_op_dir_set, &op), ERR_TEMP);
+	store_dir_unlock(&fd);
+	assert_int_equal(store_exec(f->st, store_op_dir_set, &op), 0);
+	assert_int_equal(import(f, &all, &imp), 0);
+	free(rec);
+}
+
 int
 main(void)
 {
@@ -534,6 +644,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve_local_and_delete,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
