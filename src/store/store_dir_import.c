@@ -43,6 +43,8 @@
 #define DIR_CHUNK 10000
 /* Index entries appended per transaction. */
 #define DIR_IDX_CHUNK 500000
+/* Records read between two drops of the map's resident pages. */
+#define DIR_DROP_EVERY 2000
 /* Memory for sorting index entries before a run goes to disk. */
 #define DIR_SORT_MEM (48u << 20)
 
@@ -359,6 +361,17 @@ cmp_posting(const void *a, const void *b)
 
 /* ---- the import ---- */
 
+struct bitmap {
+	uint8_t *b;
+	size_t bits;
+};
+
+/* A set of 64-bit key hashes (0 is never one). */
+struct hset {
+	uint64_t *h;
+	size_t n, cap;
+};
+
 struct dir_import_state {
 	enum import_mode mode;
 	struct store *st;
@@ -367,8 +380,12 @@ struct dir_import_state {
 	MDB_txn *wtxn;			/* rebuild: the open chunk */
 	struct store_wtxn w;
 	size_t in_chunk;
-	uint8_t *seen;			/* bitmap by current record id */
-	size_t seen_bits;
+	struct bitmap seen;		/* current ids the file listed */
+	struct bitmap applied;		/* in place: ids written */
+	struct hset apply;		/* in place: keys to write (from the
+					 * first pass: new, changed, merged) */
+	struct hset newkeys;		/* first pass: keys not stored yet */
+	uint64_t skipped;		/* in place: unchanged, not read again */
 	uint32_t next_id;
 	uint32_t max_id_written;
 	uint32_t file_id;
@@ -385,27 +402,91 @@ struct dir_import_state {
 };
 
 static int
-seen_mark(struct dir_import_state *s, uint32_t id)
+bm_set(struct bitmap *m, uint32_t id)
 {
-	if (id >= s->seen_bits) {
-		size_t bits = s->seen_bits ? s->seen_bits : 1 << 16;
+	if (id >= m->bits) {
+		size_t bits = m->bits ? m->bits : 1 << 16;
 		while (bits <= id)
 			bits *= 2;
-		uint8_t *p = realloc(s->seen, bits / 8);
+		uint8_t *p = realloc(m->b, bits / 8);
 		if (p == NULL)
 			return ERR_NOMEM;
-		memset(p + s->seen_bits / 8, 0, (bits - s->seen_bits) / 8);
-		s->seen = p;
-		s->seen_bits = bits;
+		memset(p + m->bits / 8, 0, (bits - m->bits) / 8);
+		m->b = p;
+		m->bits = bits;
 	}
-	s->seen[id / 8] |= (uint8_t)(1u << (id % 8));
+	m->b[id / 8] |= (uint8_t)(1u << (id % 8));
 	return 0;
+}
+
+static bool
+bm_has(const struct bitmap *m, uint32_t id)
+{
+	return id < m->bits && (m->b[id / 8] & (1u << (id % 8)));
+}
+
+static void
+bm_free(struct bitmap *m)
+{
+	free(m->b);
+	m->b = NULL;
+	m->bits = 0;
+}
+
+static int
+seen_mark(struct dir_import_state *s, uint32_t id)
+{
+	return bm_set(&s->seen, id);
 }
 
 static bool
 seen_has(const struct dir_import_state *s, uint32_t id)
 {
-	return id < s->seen_bits && (s->seen[id / 8] & (1u << (id % 8)));
+	return bm_has(&s->seen, id);
+}
+
+static int
+hset_add(struct hset *t, uint64_t h)
+{
+	if (2 * (t->n + 1) > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 1 << 12;
+		uint64_t *v = calloc(cap, sizeof(*v));
+		if (v == NULL)
+			return ERR_NOMEM;
+		for (size_t i = 0; i < t->cap; i++) {
+			if (t->h[i] == 0)
+				continue;
+			size_t j = (size_t)(t->h[i] % cap);
+			while (v[j] != 0)
+				j = (j + 1) % cap;
+			v[j] = t->h[i];
+		}
+		free(t->h);
+		t->h = v;
+		t->cap = cap;
+	}
+	size_t j = (size_t)(h % t->cap);
+	while (t->h[j] != 0 && t->h[j] != h)
+		j = (j + 1) % t->cap;
+	if (t->h[j] == 0) {
+		t->h[j] = h;
+		t->n++;
+	}
+	return 0;
+}
+
+static bool
+hset_has(const struct hset *t, uint64_t h)
+{
+	if (t->cap == 0)
+		return false;
+	size_t j = (size_t)(h % t->cap);
+	while (t->h[j] != 0) {
+		if (t->h[j] == h)
+			return true;
+		j = (j + 1) % t->cap;
+	}
+	return false;
 }
 
 static uint64_t
@@ -678,6 +759,11 @@ put_inplace(struct dir_import *imp, struct dir_record *rec)
 	uint32_t id;
 	int rc;
 
+	/* what the first pass found unchanged is not looked at again */
+	if (!hset_has(&s->apply, key_hash(rec->key))) {
+		s->skipped++;
+		return 0;
+	}
 	rc = dir_key_to_id(w, s->cur.key, rec->key, &id);
 	if (rc < 0)
 		return rc;
@@ -687,13 +773,14 @@ put_inplace(struct dir_import *imp, struct dir_record *rec)
 		    MDB_APPEND)) < 0 ||
 		    (rc = dir_put_key(w, s->cur.key, rec->key, rec->id)) < 0 ||
 		    (rc = dir_index_update(w, s->cur.idx, rec->id, NULL,
-		    rec)) < 0 || (rc = seen_mark(s, rec->id)) < 0)
+		    rec)) < 0 || (rc = bm_set(&s->applied, rec->id)) < 0 ||
+		    (rc = seen_mark(s, rec->id)) < 0)
 			return rc;
 		imp->added_r++;
 		return 0;
 	}
 	rec->id = id;
-	if (seen_has(s, id)) {
+	if (bm_has(&s->applied, id)) {
 		imp->merged_r++;
 		rc = dir_get_txn(w, s->st, &s->cur, id, &s->old);
 		if (rc <= 0)
@@ -706,7 +793,7 @@ put_inplace(struct dir_import *imp, struct dir_record *rec)
 			return rc;
 		return dir_put_record(w, s->cur.rec, &s->old, s->file_id, 0);
 	}
-	if ((rc = seen_mark(s, id)) < 0)
+	if ((rc = bm_set(&s->applied, id)) < 0)
 		return rc;
 	id_val(kb, id, &k);
 	rc = mdb_get(w, s->cur.rec, &k, &v);
@@ -731,7 +818,8 @@ put_inplace(struct dir_import *imp, struct dir_record *rec)
 	return 0;
 }
 
-/* put_dry - count what the record would change. */
+/* put_dry - count what the record would change, and remember its key
+ * when it changes something (the in-place pass writes only those). */
 static int
 put_dry(struct dir_import *imp, struct dir_record *rec)
 {
@@ -741,16 +829,23 @@ put_dry(struct dir_import *imp, struct dir_record *rec)
 	const unsigned char *op;
 	size_t on, len;
 	uint32_t id;
+	uint64_t h = key_hash(rec->key);
 	int rc = dir_key_to_id(s->rtxn, s->cur.key, rec->key, &id);
 
-	if (rc <= 0) {
-		if (rc == 0)
-			imp->added_r++;
+	if (rc < 0)
 		return rc;
+	if (rc == 0) {
+		if (hset_has(&s->newkeys, h))
+			imp->merged_r++;
+		else
+			imp->added_r++;
+		if ((rc = hset_add(&s->newkeys, h)) < 0)
+			return rc;
+		return hset_add(&s->apply, h);
 	}
 	if (seen_has(s, id)) {
 		imp->merged_r++;
-		return 0;
+		return hset_add(&s->apply, h);
 	}
 	if ((rc = seen_mark(s, id)) < 0)
 		return rc;
@@ -761,11 +856,12 @@ put_dry(struct dir_import *imp, struct dir_record *rec)
 	if ((rc = dir_imported_part(&v, &op, &on)) < 0 ||
 	    (rc = dir_encode_imported(rec, s->vb, sizeof(s->vb), &len)) < 0)
 		return rc;
-	if (len == on && memcmp(op, s->vb, on) == 0)
+	if (len == on && memcmp(op, s->vb, on) == 0) {
 		imp->unchanged_r++;
-	else
-		imp->changed_r++;
-	return 0;
+		return 0;
+	}
+	imp->changed_r++;
+	return hset_add(&s->apply, h);
 }
 
 int
@@ -777,6 +873,9 @@ store_dir_import_put(struct dir_import *imp, struct dir_record *rec)
 	if (s == NULL || dir_source_of_key(rec->key) != imp->source)
 		return ERR_INVAL;
 	rec->src_date = imp->now;
+	/* the passes that read the whole current set through the map */
+	if (s->mode != MODE_REBUILD && ++s->in_chunk % DIR_DROP_EVERY == 0)
+		drop_resident(s->st);
 	if (s->mode != MODE_DRY && s->file_id == 0 &&
 	    (rc = dir_file_register(&s->w, rec->src_file, &s->file_id)) < 0)
 		return rc;
@@ -797,7 +896,7 @@ struct gone {
 	MDB_txn *txn;			/* in place: remove as found */
 	uint32_t *ids;
 	char (*keys)[DIR_KEY_MAX];
-	size_t n, cap;
+	size_t n, cap, walked;
 };
 
 static int
@@ -809,6 +908,8 @@ collect_gone(const MDB_val *k, const MDB_val *v, void *arg)
 	if (v->mv_size != 4 || k->mv_size >= DIR_KEY_MAX)
 		return ERR_CORRUPT;
 	id = be32_get(v->mv_data);
+	if (++g->walked % (DIR_DROP_EVERY * 8) == 0)
+		drop_resident(g->s->st);
 	if (seen_has(g->s, id))
 		return 0;
 	if (g->n == g->cap && g->txn != NULL) {
@@ -840,13 +941,16 @@ count_gone(struct dir_import *imp, MDB_txn *txn, bool remove)
 {
 	struct dir_import_state *s = imp->st;
 	const char *pfx = dir_source_prefix(imp->source);
-	struct gone g = { s, remove ? txn : NULL, NULL, NULL, 0, 0 };
+	struct gone g = { s, remove ? txn : NULL, NULL, NULL, 0, 0, 0 };
 	int rc = store_walk_prefix(txn, s->cur.key, pfx, strlen(pfx),
 	    collect_gone, &g);
 
-	for (size_t i = 0; rc == 0 && remove && i < g.n; i++)
+	for (size_t i = 0; rc == 0 && remove && i < g.n; i++) {
 		rc = dir_remove_record(txn, s->st, &s->cur, g.ids[i],
 		    g.keys[i]);
+		if (i % (DIR_DROP_EVERY / 4) == 0)
+			drop_resident(s->st);
+	}
 	free(g.ids);
 	free(g.keys);
 	if (rc == 0)
@@ -934,13 +1038,13 @@ pass_inplace(struct dir_import *imp)
 	s->mode = MODE_INPLACE;
 	imp->pass++;
 	reset_counts(imp);
-	free(s->seen);
-	s->seen = NULL;
-	s->seen_bits = 0;
+	s->skipped = 0;
+	/* the first pass's "seen" stays: it says what is gone */
 	if ((rc = chunk_begin(s)) < 0)
 		return rc;
 	if ((rc = read_next_id(s, s->wtxn)) == 0)
 		rc = imp->run(imp->ctx, imp);
+	imp->unchanged_r += s->skipped;
 	if (rc == 0 && nothing_read(imp))
 		rc = ERR_PROTO;
 	if (rc == 0)
@@ -1168,9 +1272,7 @@ pass_rebuild(struct dir_import *imp)
 	s->mode = MODE_REBUILD;
 	imp->pass++;
 	reset_counts(imp);
-	free(s->seen);
-	s->seen = NULL;
-	s->seen_bits = 0;
+	bm_free(&s->seen);
 	s->max_id_written = 0;
 	if ((rc = read_next_id(s, s->rtxn)) < 0 ||
 	    (rc = sorter_init(&s->so, s->st->dir)) < 0)
@@ -1326,7 +1428,10 @@ store_dir_import(struct store *st, struct dir_import *imp)
 out:
 	if (s->rtxn != NULL)
 		mdb_txn_abort(s->rtxn);
-	free(s->seen);
+	bm_free(&s->seen);
+	bm_free(&s->applied);
+	free(s->apply.h);
+	free(s->newkeys.h);
 	free(s->nk_hash);
 	free(s->nk_id);
 	free(s);
