@@ -488,6 +488,7 @@ main(int argc, char **argv)
 	if (d.workers == NULL || auth_init(d.workers, cfg->auth_cache_ttl) < 0)
 		fatalx("cannot start the worker pool");
 	smtp_init(d.store);
+	api_init(d.store);
 
 	if (cfg->dev_demo_accounts && !daemonize) {
 		banner(cfg);

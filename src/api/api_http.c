@@ -5,7 +5,8 @@
  * autoconfiguration documents: config-v1.1.xml at the paths Thunderbird
  * and the draft-ietf-mailmaint-autoconfig lookup use, describing our IMAP
  * and submission endpoints (TLS only, password over TLS, the full
- * address as user name).
+ * address as user name). It also routes the directory API (see
+ * api_directory.c) and holds the JSON replies every API handler sends.
  */
 #include "api.h"
 
@@ -20,6 +21,7 @@
 #include <sys/queue.h>
 
 #include <event2/keyvalq_struct.h>
+#include <jansson.h>
 
 #include "core/config.h"
 #include "core/err.h"
@@ -33,6 +35,87 @@
 #define API_MAX_BODY 65536
 
 static struct evhttp *per_loop[MAX_LOOPS];
+static struct store *g_store;
+
+void
+api_init(struct store *st)
+{
+	g_store = st;
+}
+
+struct store *
+api_store(void)
+{
+	return g_store;
+}
+
+static const char *
+reason_of(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 503: return "Service Unavailable";
+	default: return "Internal Server Error";
+	}
+}
+
+/*
+ * send_reply - evhttp_send_reply that honours HEAD: evhttp would send
+ * the body anyway, without a length, and spoil the connection's next
+ * response. The length is the one a GET would get (RFC 9110 9.3.2).
+ */
+static void
+send_reply(struct evhttp_request *req, int status, const char *reason,
+	   struct evbuffer *body)
+{
+	char len[32];
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		evhttp_send_reply(req, status, reason, body);
+		return;
+	}
+	if (str_fmt(len, sizeof(len), "%zu", evbuffer_get_length(body)) == 0)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Length", len);
+	evbuffer_drain(body, evbuffer_get_length(body));
+	evhttp_send_reply(req, status, reason, NULL);
+}
+
+void
+api_reply_json(struct evhttp_request *req, int status, json_t *body)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *o = evbuffer_new();
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	if (o == NULL || text == NULL ||
+	    evbuffer_add(o, text, strlen(text)) != 0 ||
+	    evbuffer_add(o, "\n", 1) != 0) {
+		free(text);
+		if (o != NULL)
+			evbuffer_free(o);
+		evhttp_send_error(req, 500, "Out of memory");
+		return;
+	}
+	free(text);
+	evhttp_add_header(h, "Content-Type", "application/json");
+	/* answers depend on the token and on the data of the moment */
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	send_reply(req, status, reason_of(status), o);
+	evbuffer_free(o);
+}
+
+void
+api_reply_error(struct evhttp_request *req, int status, const char *msg)
+{
+	api_reply_json(req, status, json_pack("{s:s}", "error", msg));
+}
 
 static struct bufferevent *
 tls_bev(struct event_base *base, void *arg)
@@ -173,15 +256,25 @@ autoconfig(struct evhttp_request *req, void *arg)
 	    "Content-Type", "application/xml; charset=utf-8");
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Cache-Control", "max-age=3600");
-	evhttp_send_reply(req, HTTP_OK, "OK", o);
+	send_reply(req, HTTP_OK, "OK", o);
 	evbuffer_free(o);
 out:
 	config_unref(&cfg);
 }
 
+/* not_found - every path without its own callback: evhttp matches
+ * whole paths only, so the directory's records are routed from here. */
 static void
 not_found(struct evhttp_request *req, void *arg)
 {
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u ? evhttp_uri_get_path(u) : NULL;
+
+	if (path != NULL && strncmp(path, API_DIRECTORY_PATH "/",
+	    sizeof(API_DIRECTORY_PATH)) == 0) {
+		api_directory_get(req, arg);
+		return;
+	}
 	evhttp_send_error(req, 404, "Not Found");
 }
 
@@ -196,10 +289,15 @@ api_attach(struct loop *l, int fd)
 	evhttp_set_max_headers_size(h, API_MAX_HEADERS);
 	evhttp_set_max_body_size(h, API_MAX_BODY);
 	evhttp_set_timeout(h, 30);
-	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	/* the other methods reach the handlers, which answer 405 (evhttp
+	 * itself would say 501, as if HTTP lacked them) */
+	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_cb(h, "/mail/config-v1.1.xml", autoconfig, NULL);
 	evhttp_set_cb(h, "/.well-known/autoconfig/mail/config-v1.1.xml",
 	    autoconfig, NULL);
+	evhttp_set_cb(h, API_DIRECTORY_PATH, api_directory_search, NULL);
 	evhttp_set_gencb(h, not_found, NULL);
 	int dfd = dup(fd);
 	if (dfd < 0 || evhttp_accept_socket(h, dfd) != 0) {
