@@ -245,6 +245,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 		log_warnx("- daemon reload: listeners and data_dir change "
 		    "only on restart");
 	config_set_current(cfg);
+	smtp_smime_reset();
 	log_set_level(log_level_parse(cfg->log_level));
 	log_info("- daemon reloaded config=%s", cfg->source);
 	config_unref(&cfg);

@@ -67,14 +67,18 @@ static const struct {
 	  "[--dns NAME]...\n"
 	  "             [--email ADDR]... [--rpps N] [--key rsa2048|rsa3072|"
 	  "p256]\n"
-	  "             [--days N] [--passphrase-stdin]\n"
-	  "  cert import NAME FILE [--key FILE] [--password-stdin]\n"
+	  "             [--days N] [--passphrase-stdin] [--cert-out FILE] "
+	  "[--key-out FILE]\n"
+	  "  cert import NAME FILE [--key FILE] [--password-stdin] "
+	  "[--email ADDR]\n"
+	  "             [--cert-out FILE] [--key-out FILE]\n"
 	  "  cert export NAME FILE.p12 [--password-stdin]\n"
-	  "  cert list | show NAME\n"
-	  "  cert verify FILE [--purpose tls-server|tls-client|smime]\n"
+	  "  cert list | show NAME | del NAME\n"
+	  "  cert verify FILE [--purpose tls-server|tls-client|smime] "
+	  "[--password-stdin]\n"
 	  "  cert revoke NAME|SERIAL [--reason R] | crl [--out FILE]\n"
 	  "  cert crl import FILE\n"
-	  "  cert trust add FILE | remove SUBJECT-HASH | list\n"
+	  "  cert trust add FILE | remove SUBJECT-HASH|NAME | list\n"
 	  "  cert reload" },
 	{ "check-config", cli_check_config, "check-config" },
 	{ "config", cli_config_cmd, "config show [--changed]" },

@@ -5,6 +5,7 @@
  * load, and the process-wide current context swapped on reload.
  */
 #include "pki.h"
+#include "pki_cert.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -184,6 +185,12 @@ pki_tls_relay_new(const struct config *cfg, SSL_CTX **ctx_r, char *err,
 		SSL_CTX_free(ctx);
 		return ERR_INVAL;
 	}
+	/* the trust folder and the peers' CRLs (mssgate cert trust add,
+	 * cert crl import): a revoked operator is refused */
+	if (pki_ctx_add_trust(ctx, cfg->certs_dir, err, errlen) < 0) {
+		SSL_CTX_free(ctx);
+		return ERR_INVAL;
+	}
 	STACK_OF(X509_NAME) *cas = SSL_load_client_CA_file(cfg->tls_ca_file);
 	if (cas != NULL)
 		SSL_CTX_set_client_CA_list(ctx, cas);
@@ -232,6 +239,8 @@ pki_tls_client_new(const struct config *cfg, SSL_CTX **ctx_r, char *err,
 		    cfg->tls_ca_file);
 		goto fail;
 	}
+	if (pki_ctx_add_trust(ctx, cfg->certs_dir, err, errlen) < 0)
+		goto fail;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (readable(cfg->tls_client_cert_file, "operator certificate", err,
 	    errlen) < 0 || readable(cfg->tls_client_key_file,

@@ -21,6 +21,9 @@ enum smtp_listener_kind {
 
 /* smtp_init - the store sessions deliver into; once, before accepting. */
 void smtp_init(struct store *st);
+/* smtp_smime_reset - forget the S/MIME signers and trust store loaded so
+ * far (configuration reload); the next messages load them again. */
+void smtp_smime_reset(void);
 
 /* smtp_accept - a new connection on loop l (its thread); takes fd. */
 void smtp_accept(struct loop *l, int fd, const struct sockaddr *sa,

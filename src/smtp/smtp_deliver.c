@@ -381,19 +381,38 @@ smtp_deliver(struct smtp_session *s)
 	size_t hlen = mime_header_section(msg, len, &body_off);
 	if (header_check(s, msg, hlen, &no_from, &no_date, &no_msgid) < 0)
 		return;
+	/* S/MIME: signed for a signing address, or its signature checked */
+	struct buf sm;
+	char sreply[256];
+	buf_init(&sm, s->cfg->smtp_max_message_size * 2 + 65536);
+	int sr = smtp_smime_process(s, msg, len, hlen, &sm, sreply,
+	    sizeof(sreply));
+	if (sr < 0) {
+		buf_free(&sm);
+		refuse(s, "smime", "%s", sreply);
+		return;
+	}
+	if (sr == 1) {
+		msg = buf_data(&sm);
+		len = buf_len(&sm);
+	}
 
 	j = calloc(1, sizeof(*j));
-	if (j == NULL)
+	if (j == NULL) {
+		buf_wipe(&sm);
 		goto tempfail;
+	}
 	j->s = s;
 	store_queue_init(&j->q);
 	buf_init(&j->sealed, SIZE_MAX / 2);
 	buf_init(&j->info, SIZE_MAX / 2);
-	buf_init(&plain, s->cfg->smtp_max_message_size + TRACE_MAX);
+	buf_init(&plain, s->cfg->smtp_max_message_size * 2 + 65536 +
+	    TRACE_MAX);
 	if (trace_headers(s, &plain, no_from, no_date, no_msgid) < 0 ||
 	    buf_add(&plain, msg, len) < 0)
 		goto tempfail_plain;
 	/* The plaintext is no longer needed once sealed. */
+	buf_wipe(&sm);
 	buf_free(&s->msg);
 	buf_init(&s->msg, s->cfg->smtp_max_message_size);
 
@@ -495,6 +514,7 @@ smtp_deliver(struct smtp_session *s)
 
 tempfail_plain:
 	buf_wipe(&plain);
+	buf_wipe(&sm);
 tempfail:
 	if (j != NULL)
 		job_free(j);

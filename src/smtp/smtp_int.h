@@ -126,6 +126,18 @@ bool smtp_pending_done(struct smtp_session *s);
 void smtp_delay(struct smtp_session *s, uint64_t sec);
 struct store *smtp_store(void);
 
+/*
+ * smtp_smime_process - S/MIME on a message before it is stored
+ * (smtp_smime.c): owned X-MSSGate-Signature copies removed, the user's
+ * mail signed when the address has a signing certificate, other signed
+ * mail verified into X-MSSGate-Signature. Returns 0 when the message
+ * stays as it is, 1 when out holds the new one, <0 with an SMTP reply.
+ */
+int smtp_smime_process(struct smtp_session *s, const char *msg, size_t len,
+		       size_t hlen, struct buf *out, char *reply,
+		       size_t rsize);
+
+
 /* smtp_cmd.c */
 void smtp_command(struct smtp_session *s, const char *line, size_t len);
 void smtp_greeting(struct smtp_session *s);

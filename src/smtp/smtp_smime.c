@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtp_smime.c - S/MIME at the end of a message, before it is stored:
+ *
+ * - no copy of the header the gateway owns (X-MSSGate-Signature) is
+ *   taken from outside: every one in the top-level header is removed;
+ * - mail submitted by a user whose address has a signing certificate
+ *   (mssgate cert issue smime ... --email ADDRESS) is signed: detached,
+ *   SHA-256, the signer's certificate included;
+ * - any other signed message (from another operator, or signed by the
+ *   client) is verified against the trust store, with its CRLs, and the
+ *   result is recorded in X-MSSGate-Signature.
+ *
+ * Signers are loaded once and kept until their files change or the
+ * configuration is reloaded; the trust store likewise. A signature costs
+ * about a millisecond (RSA-2048) on the session's loop.
+ */
+#include "smtp_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "pki/pki_cert.h"
+#include "pki/pki_smime.h"
+#include "store/store.h"
+#include "store/store_cert.h"
+
+#define SMIME_HEADER "X-MSSGate-Signature"
+#define SIGNERS_MAX 64
+
+struct signer_slot {
+	char name[STORE_CERT_NAME_MAX];
+	char cert_file[STORE_CERT_PATH_MAX];
+	struct timespec cert_mtime, key_mtime;
+	struct pki_smime_signer *signer;
+};
+
+static pthread_mutex_t smime_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct signer_slot signers[SIGNERS_MAX];
+static struct pki_trust *trust;
+static const struct config *trust_cfg;	/* the configuration it is for */
+
+static bool
+same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* signer_get - the signer of a registry certificate, loaded once; NULL
+ * with err set when it cannot be used. Under smime_mtx. */
+static struct pki_smime_signer *
+signer_get(const struct store_cert *c, char *err, size_t errlen)
+{
+	struct stat cs, ks;
+	struct signer_slot *free_slot = NULL, *slot = NULL;
+
+	if (stat(c->cert_file, &cs) != 0 || stat(c->key_file, &ks) != 0) {
+		(void)str_fmt(err, errlen, "certificate '%s': %s or its key "
+		    "cannot be read", c->name, c->cert_file);
+		return NULL;
+	}
+	for (size_t i = 0; i < SIGNERS_MAX; i++) {
+		if (signers[i].signer == NULL) {
+			if (free_slot == NULL)
+				free_slot = &signers[i];
+			continue;
+		}
+		if (strcmp(signers[i].name, c->name) == 0) {
+			slot = &signers[i];
+			break;
+		}
+	}
+	if (slot != NULL && strcmp(slot->cert_file, c->cert_file) == 0 &&
+	    same_time(&slot->cert_mtime, &cs.st_mtim) &&
+	    same_time(&slot->key_mtime, &ks.st_mtim))
+		return slot->signer;
+	if (slot == NULL)
+		slot = free_slot != NULL ? free_slot : &signers[0];
+	pki_smime_signer_free(&slot->signer);
+	if (c->flags & STORE_CERT_F_KEY_ENCRYPTED) {
+		(void)str_fmt(err, errlen, "certificate '%s': its key is "
+		    "encrypted with a passphrase, which the daemon does not "
+		    "have", c->name);
+		return NULL;
+	}
+	if (pki_smime_signer_load(c->cert_file, c->key_file, NULL, NULL,
+	    &slot->signer, err, errlen) < 0)
+		return NULL;
+	(void)str_copy(slot->name, sizeof(slot->name), c->name);
+	(void)str_copy(slot->cert_file, sizeof(slot->cert_file),
+	    c->cert_file);
+	slot->cert_mtime = cs.st_mtim;
+	slot->key_mtime = ks.st_mtim;
+	return slot->signer;
+}
+
+/* trust_get - the trust store of cfg, loaded once per configuration.
+ * Under smime_mtx. */
+static X509_STORE *
+trust_get(const struct config *cfg)
+{
+	char err[512];
+	if (trust != NULL && trust_cfg == cfg)
+		return trust->store;
+	pki_trust_free(&trust);
+	trust_cfg = NULL;
+	if (pki_trust_load(cfg->tls_ca_file, cfg->certs_dir, &trust, err,
+	    sizeof(err)) < 0) {
+		log_warnx("- smime trust store not loaded error=\"%s\"", err);
+		return NULL;
+	}
+	trust_cfg = cfg;
+	return trust->store;
+}
+
+void
+smtp_smime_reset(void)
+{
+	pthread_mutex_lock(&smime_mtx);
+	for (size_t i = 0; i < SIGNERS_MAX; i++)
+		pki_smime_signer_free(&signers[i].signer);
+	pki_trust_free(&trust);
+	trust_cfg = NULL;
+	pthread_mutex_unlock(&smime_mtx);
+}
+
+/* strip_owned - msg without the top-level fields named SMIME_HEADER
+ * (folded lines included), into out. Returns how many were removed. */
+static int
+strip_owned(const char *msg, size_t len, size_t hlen, struct buf *out)
+{
+	size_t i = 0, n = strlen(SMIME_HEADER);
+	int removed = 0;
+
+	while (i < hlen) {
+		size_t e = i;
+		/* one field: its line and the folded lines after it */
+		do {
+			const char *nl = memchr(msg + e, '\n', hlen - e);
+			e = nl ? (size_t)(nl - msg) + 1 : hlen;
+		} while (e < hlen && (msg[e] == ' ' || msg[e] == '\t'));
+		if (e - i > n && strncasecmp(msg + i, SMIME_HEADER, n) == 0 &&
+		    (msg[i + n] == ':' || msg[i + n] == ' ' ||
+		    msg[i + n] == '\t')) {
+			removed++;
+		} else if (buf_add(out, msg + i, e - i) < 0) {
+			return ERR_NOMEM;
+		}
+		i = e;
+	}
+	if (buf_add(out, msg + hlen, len - hlen) < 0)
+		return ERR_NOMEM;
+	return removed;
+}
+
+/* has_word - word (lower case) anywhere in p[n], without case. */
+static bool
+has_word(const char *p, size_t n, const char *word)
+{
+	size_t wl = strlen(word);
+	for (size_t i = 0; i + wl <= n; i++)
+		if (strncasecmp(p + i, word, wl) == 0)
+			return true;
+	return false;
+}
+
+int
+smtp_smime_process(struct smtp_session *s, const char *msg, size_t len,
+		   size_t hlen, struct buf *out, char *reply, size_t rsize)
+{
+	struct store_cert *c = NULL;
+	struct buf clean;
+	char err[512];
+	int rc = 0, found = 0;
+
+	/* a user's own mail, with a signing certificate: sign it */
+	if (s->has_auth && s->mail_from[0] != '\0') {
+		struct store_rtxn *rt;
+		c = malloc(sizeof(*c));
+		if (c == NULL) {
+			(void)str_copy(reply, rsize, "451 4.3.0 Error: "
+			    "insufficient system resources");
+			return ERR_NOMEM;
+		}
+		if ((rc = store_read_begin(smtp_store(), &rt)) == 0) {
+			found = store_cert_find_smime(rt, s->mail_from, c);
+			store_read_end(&rt);
+		}
+		if (rc < 0 || found < 0) {
+			free(c);
+			(void)str_copy(reply, rsize, "451 4.3.0 Error: "
+			    "temporary lookup failure");
+			return ERR_TEMP;
+		}
+	}
+	/* most mail: nothing to sign, verify or remove, no copy made */
+	if (found != 1 && !has_word(msg, hlen, SMIME_HEADER) &&
+	    !has_word(msg, hlen, "pkcs7")) {
+		free(c);
+		return 0;
+	}
+	buf_init(&clean, len + 1);
+	if ((rc = strip_owned(msg, len, hlen, &clean)) < 0)
+		goto nomem;
+	if (rc > 0)
+		log_info("%s smtp smime removed=%d field=%s", s->id, rc,
+		    SMIME_HEADER);
+	if (found == 1) {
+		pthread_mutex_lock(&smime_mtx);
+		struct pki_smime_signer *sg = signer_get(c, err, sizeof(err));
+		rc = sg == NULL ? ERR_CRYPTO : pki_smime_sign(sg,
+		    buf_data(&clean), buf_len(&clean), out, err, sizeof(err));
+		pthread_mutex_unlock(&smime_mtx);
+		if (rc < 0) {
+			log_warnx("%s smtp smime sign failed from=<%s> "
+			    "error=\"%s\"", s->id, s->mail_from, err);
+			(void)str_copy(reply, rsize, rc == ERR_PROTO ?
+			    "554 5.6.0 Error: the message cannot be signed "
+			    "as it is (8-bit header in a MIME part?)" :
+			    "451 4.7.0 Error: the signing certificate of this "
+			    "address cannot be used now");
+			goto fail;
+		}
+		log_info("%s smtp smime signed from=<%s> cert=%s", s->id,
+		    s->mail_from, c->name);
+		free(c);
+		buf_free(&clean);
+		return 1;
+	}
+	free(c);
+	c = NULL;
+
+	/* anything else that arrives signed: say what its signature is */
+	struct pki_smime_result res;
+	pthread_mutex_lock(&smime_mtx);
+	X509_STORE *ts = trust_get(s->cfg);
+	rc = ts == NULL ? ERR_INVAL : pki_smime_verify(ts, 0,
+	    buf_data(&clean), buf_len(&clean), &res);
+	pthread_mutex_unlock(&smime_mtx);
+	if (rc == 0 && res.status != PKI_SMIME_NONE) {
+		char v[PKI_SMIME_HEADER_MAX];
+		if (pki_smime_header_value(&res, v, sizeof(v)) < 0 ||
+		    buf_addf(out, "%s: %s\r\n", SMIME_HEADER, v) < 0)
+			goto nomem;
+		log_info("%s smtp smime verified status=%s signer=\"%s\"",
+		    s->id, pki_smime_status_name(res.status), res.signer);
+	}
+	if (buf_add(out, buf_data(&clean), buf_len(&clean)) < 0)
+		goto nomem;
+	buf_free(&clean);
+	return 1;
+nomem:
+	(void)str_copy(reply, rsize, "451 4.3.0 Error: insufficient system "
+	    "resources");
+fail:
+	free(c);
+	buf_free(&clean);
+	return ERR_TEMP;
+}
