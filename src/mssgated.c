@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -222,6 +223,19 @@ same_list(const struct config_list *a, const struct config_list *b)
 }
 
 static void
+on_expiry(evutil_socket_t fd, short what, void *arg)
+{
+	struct config *cfg = config_current();
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (cfg != NULL) {
+		(void)pki_expiry_scan(cfg, d.store, (int64_t)time(NULL));
+		config_unref(&cfg);
+	}
+}
+
+static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	char err[CONFIG_ERR_MAX], terr[PKI_ERR_MAX];
@@ -246,6 +260,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 		    "only on restart");
 	config_set_current(cfg);
 	smtp_smime_reset();
+	(void)pki_expiry_scan(cfg, d.store, (int64_t)time(NULL));
 	log_set_level(log_level_parse(cfg->log_level));
 	log_info("- daemon reloaded config=%s", cfg->source);
 	config_unref(&cfg);
@@ -546,6 +561,13 @@ main(int argc, char **argv)
 	if (loop_start(d.queue_loop) < 0)
 		fatalx("cannot start the queue manager's loop");
 
+	/* certificates that expire soon: at start, then every 6 hours */
+	(void)pki_expiry_scan(cfg, d.store, (int64_t)time(NULL));
+	struct event *expiry = event_new(loop_base(d.main_loop), -1,
+	    EV_PERSIST, on_expiry, NULL);
+	struct timeval every = { 6 * 3600, 0 };
+	if (expiry == NULL || event_add(expiry, &every) < 0)
+		fatalx("cannot schedule the certificate expiry checks");
 	struct event *sterm = evsignal_new(loop_base(d.main_loop), SIGTERM,
 	    on_term, NULL);
 	struct event *sint = evsignal_new(loop_base(d.main_loop), SIGINT,
@@ -573,6 +595,7 @@ main(int argc, char **argv)
 	loop_free(&d.queue_loop);
 	for (unsigned k = 0; k < d.n_socks; k++)
 		close(d.socks[k].fd);
+	event_free(expiry);
 	event_free(sterm);
 	event_free(sint);
 	event_free(shup);

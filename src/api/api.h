@@ -35,6 +35,8 @@ void api_reply_json(struct evhttp_request *req, int status,
 /* api_reply_error - send status with {"error": msg}. */
 void api_reply_error(struct evhttp_request *req, int status, const char *msg);
 
+/* api_metrics - GET /metrics (Prometheus text), scope "metrics". */
+void api_metrics(struct evhttp_request *req, void *arg);
 /* api_directory_search - GET /v1/directory?criteria. */
 void api_directory_search(struct evhttp_request *req, void *arg);
 /* api_directory_get - GET /v1/directory/ID, for any path under it. */

@@ -13,6 +13,7 @@
  * client's typo gets a 400 naming it, not a silently wider search.
  */
 #include "api.h"
+#include "api_int.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,140 +41,6 @@
 #define API_MSG_MAX 192
 #define API_VALUE_MAX 255		/* longest criterion, in bytes */
 #define API_PARAM_SHOWN 40		/* of an unknown name in a message */
-#define API_REALM "Bearer realm=\"mssgate\""
-
-/* One request: what its log line says. */
-struct api_req {
-	struct timespec start;
-	char client[API_CLIENT_NAME_MAX];
-	size_t n_results;
-};
-
-static void
-req_begin(struct api_req *ar)
-{
-	memset(ar, 0, sizeof(*ar));
-	clock_gettime(CLOCK_MONOTONIC, &ar->start);
-}
-
-/* req_log - one line per request: never the query (names of people) nor
- * the token. */
-static void
-req_log(struct evhttp_request *req, const struct api_req *ar, int status)
-{
-	struct evhttp_connection *conn = evhttp_request_get_connection(req);
-	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
-	const char *path = u ? evhttp_uri_get_path(u) : NULL;
-	struct timespec now;
-	struct logline ll;
-	char id[17], secs[32];
-	char *peer = NULL;
-	uint16_t port = 0;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	double t = (double)(now.tv_sec - ar->start.tv_sec) +
-	    (double)(now.tv_nsec - ar->start.tv_nsec) / 1e9;
-	if (str_fmt(secs, sizeof(secs), "%.3f", t) < 0)
-		secs[0] = '\0';
-	if (conn != NULL)
-		evhttp_connection_get_peer(conn, &peer, &port);
-	str_rand_hex(id, 8);
-	logl_begin(&ll, id, "api", "request");
-	logl_str(&ll, "peer", peer ? peer : "-");
-	logl_str(&ll, "path", path ? path : "-");
-	logl_str(&ll, "client", ar->client[0] != '\0' ? ar->client : "-");
-	logl_int(&ll, "status", status);
-	logl_u64(&ll, "results", ar->n_results);
-	logl_str(&ll, "time", secs);
-	logl_emit(&ll, status >= 500 ? LOG_WARNING : LOG_INFO);
-}
-
-static void
-reply_error(struct evhttp_request *req, struct api_req *ar, int status,
-	    const char *msg)
-{
-	api_reply_error(req, status, msg);
-	req_log(req, ar, status);
-}
-
-/* method_ok - GET or HEAD; else 405 with the methods that are. */
-static bool
-method_ok(struct evhttp_request *req, struct api_req *ar)
-{
-	enum evhttp_cmd_type m = evhttp_request_get_command(req);
-	if (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD)
-		return true;
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-	    "GET, HEAD");
-	reply_error(req, ar, 405, "method not allowed: use GET");
-	return false;
-}
-
-/* An answer to the token: 0 when it may go on, else the status sent. */
-enum auth_result {
-	AUTH_OK = 0,
-	AUTH_NONE,		/* no bearer credentials at all */
-	AUTH_INVALID,		/* malformed, unknown or revoked */
-	AUTH_SCOPE,		/* valid, without the scope */
-	AUTH_ERROR,		/* the store failed */
-};
-
-/*
- * auth_check - the bearer token of the request (RFC 6750 2.1: the
- * "Bearer" scheme, any case, then the token) against the store, in the
- * caller's read transaction.
- */
-static enum auth_result
-auth_check(struct evhttp_request *req, struct store_rtxn *rt,
-	   struct api_req *ar)
-{
-	const char *h = evhttp_find_header(
-	    evhttp_request_get_input_headers(req), "Authorization");
-
-	if (h == NULL || strncasecmp(h, "Bearer", 6) != 0)
-		return AUTH_NONE;
-	if (h[6] != ' ')
-		return h[6] == '\0' ? AUTH_INVALID : AUTH_NONE;
-	h += 6 + strspn(h + 6, " ");
-	int r = store_api_token_check(rt, h, API_SCOPE_DIRECTORY, ar->client,
-	    sizeof(ar->client));
-	if (r == 1)
-		return AUTH_OK;
-	if (r == 0)
-		return AUTH_INVALID;
-	return r == ERR_PERM ? AUTH_SCOPE : AUTH_ERROR;
-}
-
-/* reply_auth - the 401 or 403 of RFC 6750 3. */
-static void
-reply_auth(struct evhttp_request *req, struct api_req *ar,
-	   enum auth_result a)
-{
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-
-	switch (a) {
-	case AUTH_NONE:
-		/* no error code when the client sent no credentials */
-		evhttp_add_header(h, "WWW-Authenticate", API_REALM);
-		reply_error(req, ar, 401, "a bearer token is required");
-		break;
-	case AUTH_INVALID:
-		evhttp_add_header(h, "WWW-Authenticate", API_REALM
-		    ", error=\"invalid_token\"");
-		reply_error(req, ar, 401, "the token is not valid");
-		break;
-	case AUTH_SCOPE:
-		evhttp_add_header(h, "WWW-Authenticate", API_REALM
-		    ", error=\"insufficient_scope\", scope=\""
-		    API_SCOPE_DIRECTORY "\"");
-		reply_error(req, ar, 403, "the token does not grant the "
-		    "directory scope");
-		break;
-	default:
-		reply_error(req, ar, 503, "the directory cannot be read now");
-		break;
-	}
-}
 
 /* A parsed search request; values point into params. */
 struct search {
@@ -378,14 +245,14 @@ api_directory_search(struct evhttp_request *req, void *arg)
 	struct store_rtxn *rt;
 	struct api_req ar;
 	struct search s;
-	enum auth_result a;
+	enum api_auth a;
 	bool more = false;
 	json_t *results;
 	int r;
 
 	(void)arg;
-	req_begin(&ar);
-	if (!method_ok(req, &ar))
+	api_req_begin(&ar);
+	if (!api_method_ok(req, &ar))
 		return;
 	TAILQ_INIT(&s.params);
 	search_parse(req, &s);
@@ -394,29 +261,29 @@ api_directory_search(struct evhttp_request *req, void *arg)
 	    store_read_begin(st, &rt) < 0) {
 		json_decref(results);
 		evhttp_clear_headers(&s.params);
-		reply_error(req, &ar, 503, store_msg(503));
+		api_req_error(req, &ar, 503, store_msg(503));
 		return;
 	}
-	a = auth_check(req, rt, &ar);
+	a = api_auth_check(req, rt, API_SCOPE_DIRECTORY, &ar);
 	r = 0;
-	if (a == AUTH_OK && s.err[0] == '\0')
+	if (a == API_AUTH_OK && s.err[0] == '\0')
 		r = store_dir_search(rt, &s.q, add_result, results, &more);
 	store_read_end(&rt);
 	evhttp_clear_headers(&s.params);	/* s.q's strings die here */
 
-	if (a != AUTH_OK) {
+	if (a != API_AUTH_OK) {
 		json_decref(results);
-		reply_auth(req, &ar, a);
+		api_reply_auth(req, &ar, a, API_SCOPE_DIRECTORY);
 		return;
 	}
 	if (s.err[0] != '\0') {
 		json_decref(results);
-		reply_error(req, &ar, 400, s.err);
+		api_req_error(req, &ar, 400, s.err);
 		return;
 	}
 	if (r < 0) {
 		json_decref(results);
-		reply_error(req, &ar, store_status(r),
+		api_req_error(req, &ar, store_status(r),
 		    store_msg(store_status(r)));
 		return;
 	}
@@ -424,7 +291,7 @@ api_directory_search(struct evhttp_request *req, void *arg)
 	api_reply_json(req, 200, json_pack("{s:o, s:I, s:I, s:b}", "results",
 	    results, "offset", (json_int_t)s.q.offset, "limit",
 	    (json_int_t)s.q.limit, "more", more));
-	req_log(req, &ar, 200);
+	api_req_log(req, &ar, 200);
 }
 
 void
@@ -437,14 +304,14 @@ api_directory_get(struct evhttp_request *req, void *arg)
 	struct dir_record *rec;
 	struct store_rtxn *rt;
 	struct api_req ar;
-	enum auth_result a;
+	enum api_auth a;
 	uint64_t id = 0;
 	bool id_ok;
 	int r = 0;
 
 	(void)arg;
-	req_begin(&ar);
-	if (!method_ok(req, &ar))
+	api_req_begin(&ar);
+	if (!api_method_ok(req, &ar))
 		return;
 	id_ok = path != NULL && strncmp(path, API_DIRECTORY_PATH "/",
 	    sizeof(API_DIRECTORY_PATH)) == 0 &&
@@ -454,31 +321,31 @@ api_directory_get(struct evhttp_request *req, void *arg)
 	rec = malloc(sizeof(*rec));
 	if (rec == NULL || st == NULL || store_read_begin(st, &rt) < 0) {
 		free(rec);
-		reply_error(req, &ar, 503, store_msg(503));
+		api_req_error(req, &ar, 503, store_msg(503));
 		return;
 	}
-	a = auth_check(req, rt, &ar);
-	if (a == AUTH_OK && id_ok && (query == NULL || query[0] == '\0'))
+	a = api_auth_check(req, rt, API_SCOPE_DIRECTORY, &ar);
+	if (a == API_AUTH_OK && id_ok && (query == NULL || query[0] == '\0'))
 		r = store_dir_get(rt, (uint32_t)id, rec);
 	store_read_end(&rt);
 
-	if (a != AUTH_OK)
-		reply_auth(req, &ar, a);
+	if (a != API_AUTH_OK)
+		api_reply_auth(req, &ar, a, API_SCOPE_DIRECTORY);
 	else if (query != NULL && query[0] != '\0')
-		reply_error(req, &ar, 400, "a record takes no parameter");
+		api_req_error(req, &ar, 400, "a record takes no parameter");
 	else if (!id_ok || r == 0)
-		reply_error(req, &ar, 404, "no such record");
+		api_req_error(req, &ar, 404, "no such record");
 	else if (r < 0)
-		reply_error(req, &ar, r == ERR_INVAL ? 500 : store_status(r),
+		api_req_error(req, &ar, r == ERR_INVAL ? 500 : store_status(r),
 		    store_msg(r == ERR_INVAL ? 500 : store_status(r)));
 	else {
 		json_t *obj = dir_record_to_json(rec);
 		if (obj == NULL) {
-			reply_error(req, &ar, 500, "out of memory");
+			api_req_error(req, &ar, 500, "out of memory");
 		} else {
 			ar.n_results = 1;
 			api_reply_json(req, 200, obj);
-			req_log(req, &ar, 200);
+			api_req_log(req, &ar, 200);
 		}
 	}
 	free(rec);

@@ -298,6 +298,7 @@ api_attach(struct loop *l, int fd)
 	evhttp_set_cb(h, "/.well-known/autoconfig/mail/config-v1.1.xml",
 	    autoconfig, NULL);
 	evhttp_set_cb(h, API_DIRECTORY_PATH, api_directory_search, NULL);
+	evhttp_set_cb(h, "/metrics", api_metrics, NULL);
 	evhttp_set_gencb(h, not_found, NULL);
 	int dfd = dup(fd);
 	if (dfd < 0 || evhttp_accept_socket(h, dfd) != 0) {

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -77,6 +78,30 @@ int pki_peer_names(X509 *cert, char names[][256], int max);
 /* pki_verify_reason - OpenSSL's text for a verification result. */
 const char *pki_verify_reason(long result);
 
+
+/* ---- expiry of the certificates in use (pki_expiry.c) ---- */
+
+#define PKI_EXPIRY_MAX 64
+
+struct pki_expiry {
+	char use[32];			/* "tls_cert_file", "smime"... */
+	char name[80];			/* registry name, or a role */
+	char file[1024];
+	char subject[512];
+	int64_t not_after;
+};
+
+struct store;
+/*
+ * pki_expiry_scan - read the certificates the configuration and the
+ * registry put in use, warn in the log of each that expires within 30, 7
+ * or 1 days (or has), and keep the list for pki_expiry_last. Returns how
+ * many were found, or <0.
+ */
+int pki_expiry_scan(const struct config *cfg, struct store *st,
+		    int64_t now);
+/* pki_expiry_last - the last scan, any thread. */
+size_t pki_expiry_last(struct pki_expiry *out, size_t max);
 
 /* ---- TLS bufferevents (shared by the protocol servers) ---- */
 

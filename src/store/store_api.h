@@ -24,7 +24,8 @@
 
 #define API_SCOPE_DIRECTORY "directory"	/* GET /v1/directory... */
 #define API_SCOPE_EVENTS "events"	/* reserved: the events API */
-#define API_SCOPES_KNOWN "directory, events"	/* for messages */
+#define API_SCOPE_METRICS "metrics"	/* GET /metrics */
+#define API_SCOPES_KNOWN "directory, events, metrics" /* messages */
 
 struct store_api_client {
 	char name[API_CLIENT_NAME_MAX];

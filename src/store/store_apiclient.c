@@ -34,6 +34,7 @@ _Static_assert(API_TOKEN_LEN == sizeof(API_TOKEN_PREFIX) - 1 +
 static const char *const known_scopes[] = {
 	API_SCOPE_DIRECTORY,
 	API_SCOPE_EVENTS,
+	API_SCOPE_METRICS,
 };
 
 /* A record with what only this file sees: the token's hash. */
