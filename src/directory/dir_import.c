@@ -51,10 +51,11 @@ dir_format_detect(const char *path, char *err, size_t errlen)
 	if (b[i] == '{' || b[i] == '[')
 		return DIR_FMT_JSON;
 	b[i + strcspn(b + i, "\r\n")] = '\0';
-	if (strstr(b + i, "Adresse BAL") != NULL)
+	/* header labels vary in case and accents from one file to another */
+	if (strcasestr(b + i, "Adresse BAL") != NULL)
 		return DIR_FMT_MSS;
-	if (strstr(b + i, "Identifiant PP") != NULL ||
-	    strstr(b + i, "Identification nationale PP") != NULL)
+	if (strcasestr(b + i, "Identifiant PP") != NULL ||
+	    strcasestr(b + i, "Identification nationale PP") != NULL)
 		return DIR_FMT_PS;
 	(void)str_fmt(err, errlen, "%s:1: unknown format: not an ANS extract "
 	    "(no 'Adresse BAL' or 'Identifiant PP' column), FHIR XML or "
