@@ -131,11 +131,16 @@ dir_import_file(struct store *st, const char *path, int fmt,
 		if (c.fmt == DIR_FMT_UNKNOWN)
 			return ERR_PROTO;
 	}
-	memset(imp_r, 0, sizeof(*imp_r));
-	imp_r->source = dir_format_source(c.fmt);
-	imp_r->run = run;
-	imp_r->ctx = &c;
-	rc = store_dir_import(st, imp_r);
+	/* the reader's context lives here: imp_r only gets the counts */
+	struct dir_import imp;
+	memset(&imp, 0, sizeof(imp));
+	imp.source = dir_format_source(c.fmt);
+	imp.run = run;
+	imp.ctx = &c;
+	rc = store_dir_import(st, &imp);
+	imp.ctx = NULL;
+	imp.run = NULL;
+	*imp_r = imp;
 	if (rc == ERR_TEMP && err[0] == '\0')
 		(void)str_fmt(err, errlen, "%s: the directory is busy: another "
 		    "import or edit is running", name);
