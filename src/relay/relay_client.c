@@ -833,9 +833,19 @@ rc_event_cb(struct bufferevent *bev, short what, void *arg)
 	} else if (c->state == RC_QUIT) {
 		rc_close(c, "2.0.0", "closed after QUIT");
 	} else {
-		rc_close(c, "4.4.2", "lost connection with %s%s",
-		    c->t.addr_str, c->job != NULL ? " while sending a message"
-		    : "");
+		/* With TLS 1.3 the server judges our certificate after our
+		 * side of the handshake is done: its refusal (certificate
+		 * revoked, unknown CA...) comes as an alert on the first
+		 * read, and is the reason to give. */
+		char detail[256];
+		pki_bev_error(bev, detail, sizeof(detail));
+		if (strstr(detail, "alert") != NULL)
+			rc_close(c, "4.7.5", "TLS with %s: refused by the peer: "
+			    "%s", c->t.addr_str, detail);
+		else
+			rc_close(c, "4.4.2", "lost connection with %s%s",
+			    c->t.addr_str, c->job != NULL ? " while sending "
+			    "a message" : "");
 	}
 	rc_unbusy(c);
 }

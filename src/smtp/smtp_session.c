@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
 #include <sodium.h>
 
 #include "core/config.h"
@@ -516,6 +518,12 @@ smtp_event_cb(struct bufferevent *bev, short what, void *arg)
 		struct logline ll;
 		logl_begin(&ll, s->id, "smtp", "error");
 		logl_str(&ll, "reason", detail[0] ? detail : "connection error");
+		/* a refused client certificate: say why (revoked, expired,
+		 * unknown CA), not only that verification failed */
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
+		if (v != X509_V_OK)
+			logl_str(&ll, "verify", pki_verify_reason(v));
 		logl_emit(&ll, LOG_INFO);
 	}
 	/* A refused STARTTLS handshake leaves its alert in the socket

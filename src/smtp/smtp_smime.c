@@ -11,9 +11,12 @@
  *   client) is verified against the trust store, with its CRLs, and the
  *   result is recorded in X-MSSGate-Signature.
  *
- * Signers are loaded once and kept until their files change or the
- * configuration is reloaded; the trust store likewise. A signature costs
- * about a millisecond (RSA-2048) on the session's loop.
+ * Signers are loaded once, after their certificate is checked against
+ * the trust store and its CRLs (a revoked one signs nothing), and kept
+ * until their files change or the configuration is reloaded (SIGHUP,
+ * mssgate cert reload), which also reloads the trust store and CRLs. A
+ * signature costs about a millisecond (RSA-2048) on the session's loop,
+ * one at a time; verifications run side by side.
  */
 #include "smtp_int.h"
 
@@ -22,6 +25,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "core/config.h"
 #include "core/err.h"
@@ -55,8 +61,48 @@ same_time(const struct timespec *a, const struct timespec *b)
 
 /* signer_get - the signer of a registry certificate, loaded once; NULL
  * with err set when it cannot be used. Under smime_mtx. */
+static X509_STORE *trust_get(const struct config *cfg);
+
+/* signer_check - the signing certificate against the trust store and its
+ * CRLs, once per load: a revoked or untrusted certificate signs nothing
+ * (its signatures would be refused anyway). Under smime_mtx. */
+static int
+signer_check(const struct config *cfg, const struct store_cert *c,
+	     char *err, size_t errlen)
+{
+	enum pki_verify_fail fail;
+	char reason[400];
+	X509 *x = NULL;
+	FILE *f;
+	int rc;
+
+	if (trust_get(cfg) == NULL) {
+		(void)str_fmt(err, errlen, "certificate '%s': no trust store "
+		    "to check it against", c->name);
+		return ERR_INVAL;
+	}
+	if ((f = fopen(c->cert_file, "re")) != NULL) {
+		x = PEM_read_X509(f, NULL, NULL, NULL);
+		(void)fclose(f);
+	}
+	if (x == NULL) {
+		ERR_clear_error();
+		(void)str_fmt(err, errlen, "certificate '%s': %s cannot be "
+		    "read", c->name, c->cert_file);
+		return ERR_INVAL;
+	}
+	rc = pki_cert_verify(trust, x, NULL, NULL, PKI_PURPOSE_SMIME, 0,
+	    &fail, reason, sizeof(reason));
+	X509_free(x);
+	if (rc < 0)
+		(void)str_fmt(err, errlen, "certificate '%s': %s", c->name,
+		    reason);
+	return rc;
+}
+
 static struct pki_smime_signer *
-signer_get(const struct store_cert *c, char *err, size_t errlen)
+signer_get(const struct config *cfg, const struct store_cert *c, char *err,
+	   size_t errlen)
 {
 	struct stat cs, ks;
 	struct signer_slot *free_slot = NULL, *slot = NULL;
@@ -90,7 +136,8 @@ signer_get(const struct store_cert *c, char *err, size_t errlen)
 		    "have", c->name);
 		return NULL;
 	}
-	if (pki_smime_signer_load(c->cert_file, c->key_file, NULL, NULL,
+	if (signer_check(cfg, c, err, errlen) < 0 ||
+	    pki_smime_signer_load(c->cert_file, c->key_file, NULL, NULL,
 	    &slot->signer, err, errlen) < 0)
 		return NULL;
 	(void)str_copy(slot->name, sizeof(slot->name), c->name);
@@ -214,7 +261,8 @@ smtp_smime_process(struct smtp_session *s, const char *msg, size_t len,
 		    SMIME_HEADER);
 	if (found == 1) {
 		pthread_mutex_lock(&smime_mtx);
-		struct pki_smime_signer *sg = signer_get(c, err, sizeof(err));
+		struct pki_smime_signer *sg = signer_get(s->cfg, c, err,
+		    sizeof(err));
 		rc = sg == NULL ? ERR_CRYPTO : pki_smime_sign(sg,
 		    buf_data(&clean), buf_len(&clean), out, err, sizeof(err));
 		pthread_mutex_unlock(&smime_mtx);
@@ -241,9 +289,13 @@ smtp_smime_process(struct smtp_session *s, const char *msg, size_t len,
 	struct pki_smime_result res;
 	pthread_mutex_lock(&smime_mtx);
 	X509_STORE *ts = trust_get(s->cfg);
+	if (ts != NULL && X509_STORE_up_ref(ts) != 1)
+		ts = NULL;
+	pthread_mutex_unlock(&smime_mtx);
+	/* the store is shared and its reference ours: verify unlocked */
 	rc = ts == NULL ? ERR_INVAL : pki_smime_verify(ts, 0,
 	    buf_data(&clean), buf_len(&clean), &res);
-	pthread_mutex_unlock(&smime_mtx);
+	X509_STORE_free(ts);
 	if (rc == 0 && res.status != PKI_SMIME_NONE) {
 		char v[PKI_SMIME_HEADER_MAX];
 		if (pki_smime_header_value(&res, v, sizeof(v)) < 0 ||
