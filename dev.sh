@@ -13,7 +13,8 @@ top=$(pwd)
 BUILD_DEPS=(build-essential autoconf automake libtool pkg-config
 	libssl-dev libsodium-dev libxml2-dev liblmdb-dev libetpan-dev
 	libevent-dev libjansson-dev libcurl4-gnutls-dev libcmocka-dev)
-TEST_DEPS=(python3 swaks curl openssl ca-certificates isync postfix)
+TEST_DEPS=(python3 swaks curl openssl ca-certificates isync postfix gpgsm
+	gpg-agent)
 
 install_missing() {
 	local missing=() p

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -90,14 +91,13 @@ store_file_check(struct store *st, int (*setup)(struct store *, void *),
 		    st->dir);
 		return ERR_IO;
 	}
+	/* A file shorter than LMDB's last page is not always damaged: the
+	 * pages a transaction allocated and freed again are never written.
+	 * So a short file is walked whole, freelist included: a page really
+	 * missing faults, and that is the truncation. */
 	unsigned long long need = ((unsigned long long)info.me_last_pgno + 1)
 	    * ms.ms_psize;
-	if ((unsigned long long)sb.st_size < need) {
-		snprintf(err, errlen, "store %s: data.mdb is truncated (%lld "
-		    "bytes, its pages need %llu)", st->dir,
-		    (long long)sb.st_size, need);
-		return ERR_CORRUPT;
-	}
+	bool short_file = (unsigned long long)sb.st_size < need;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = guard_handler;
@@ -109,9 +109,14 @@ store_file_check(struct store *st, int (*setup)(struct store *, void *),
 		guard_on = 0;
 		sigaction(SIGBUS, &old_bus, NULL);
 		sigaction(SIGSEGV, &old_segv, NULL);
-		snprintf(err, errlen, "store %s: data.mdb is corrupt (%s while "
-		    "reading it)", st->dir, sig == SIGBUS ? "bus error" :
-		    "invalid page reference");
+		if (short_file)
+			snprintf(err, errlen, "store %s: data.mdb is truncated "
+			    "(%lld bytes, its pages need %llu)", st->dir,
+			    (long long)sb.st_size, need);
+		else
+			snprintf(err, errlen, "store %s: data.mdb is corrupt (%s "
+			    "while reading it)", st->dir, sig == SIGBUS ?
+			    "bus error" : "invalid page reference");
 		return ERR_CORRUPT;
 	}
 	guard_on = 1;
@@ -123,10 +128,13 @@ store_file_check(struct store *st, int (*setup)(struct store *, void *),
 		 * directory is millions of entries, read at every open of
 		 * the CLI; an import rebuilds them from their sources. */
 		for (int i = 0; rc == 0 && i < DB_COUNT; i++)
-			if (i != DB_DIR && i != DB_DIR_KEY &&
+			if (short_file || (i != DB_DIR && i != DB_DIR_KEY &&
 			    i != DB_DIR_IDX && i != DB_DIR_B &&
-			    i != DB_DIR_KEY_B && i != DB_DIR_IDX_B)
+			    i != DB_DIR_KEY_B && i != DB_DIR_IDX_B))
 				rc = walk_db(txn, st->dbi[i], &sink);
+		/* LMDB's own: the freelist (0) and the names (1) */
+		for (MDB_dbi i = 0; rc == 0 && short_file && i < 2; i++)
+			rc = walk_db(txn, i, &sink);
 		if (txn != NULL)
 			mdb_txn_abort(txn);
 		if (rc != 0) {

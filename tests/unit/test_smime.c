@@ -211,6 +211,18 @@ free_id(struct id *id)
 #define EC_KU "critical,digitalSignature,keyAgreement"
 #define SMIME_EKU "emailProtection"
 
+static int rm_one(const char *path, const struct stat *sb, int flag,
+		  struct FTW *ftw);
+
+/* rm_tmp - the temporary folder goes even when the group setup failed
+ * (cmocka then skips the teardown). */
+static void
+rm_tmp(void)
+{
+	if (tmp_base[0] != '\0')
+		(void)nftw(tmp_base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static int
 group_setup(void **state)
 {
@@ -220,6 +232,8 @@ group_setup(void **state)
 	snprintf(tmp_base, sizeof(tmp_base), "%s/mss-test-smime.XXXXXX",
 	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	if (mkdtemp(tmp_base) == NULL)
+		return -1;
+	if (atexit(rm_tmp) != 0)
 		return -1;
 	EVP_PKEY *ca_key = EVP_RSA_gen(2048);
 	EVP_PKEY *rsa_key = EVP_RSA_gen(2048);
@@ -298,7 +312,9 @@ group_teardown(void **state)
 	X509_CRL_free(crl);
 	X509_STORE_free(store);
 	X509_STORE_free(store_crl);
-	return nftw(tmp_base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	int r = nftw(tmp_base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmp_base[0] = '\0';
+	return r;
 }
 
 /* ---- messages and helpers ---- */
