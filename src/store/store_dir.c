@@ -480,8 +480,22 @@ term_fold(struct term *t, unsigned char tag, const char *s)
 size_t
 dir_name_key(const struct dir_record *r, char *out, size_t size)
 {
-	const char *fam = r->family[0] != '\0' ? r->family : r->org_name;
-	size_t n = str_fold(fam, strlen(fam), out, size);
+	size_t n = 0;
+
+	if (size < 4) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (r->family[0] == '\0') {
+		/* no person: the organization's name, after every person
+		 * (0xff is never in UTF-8), so that a name prefix walks the
+		 * people first and pharmacies or laboratories do not stand
+		 * between "ph" and the pharmacists */
+		out[n++] = (char)DIR_NAME_ORG;
+		return n + str_fold(r->org_name, strlen(r->org_name),
+		    out + n, size - n);
+	}
+	n = str_fold(r->family, strlen(r->family), out, size);
 	if (n + 2 < size) {
 		out[n++] = '\1';
 		n += str_fold(r->given, strlen(r->given), out + n, size - n);

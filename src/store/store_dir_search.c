@@ -117,7 +117,9 @@ matches(const struct search *s, const struct dir_record *r)
 		return false;
 	if (s->lfam > 0) {
 		dir_name_key(r, nk, sizeof(nk));
-		if (strncmp(nk, s->family, s->lfam) != 0)
+		const char *name = (unsigned char)nk[0] == DIR_NAME_ORG ?
+		    nk + 1 : nk;
+		if (strncmp(name, s->family, s->lfam) != 0)
 			return false;
 	}
 	return prefix_of(r->given, s->given, s->lgiven) &&
@@ -299,50 +301,144 @@ gather(struct search *s, unsigned char tag, const char *term, bool prefix,
 	return 0;
 }
 
-/* walk_names - the name index in order from the family prefix, each
- * entry probed against the most selective exact criterion first. */
+/* A set of record ids as a bitmap: membership in a few nanoseconds. */
+struct idset {
+	uint8_t *b;
+	size_t bits;
+};
+
+static bool
+idset_has(const struct idset *m, uint32_t id)
+{
+	return id < m->bits && (m->b[id / 8] & (1u << (id % 8)));
+}
+
+/* idset_load - every id under an exact term, a page of them at a time
+ * (the index holds fixed-size ids: MDB_GET_MULTIPLE). */
 static int
-walk_names(struct search *s, const struct crit *best)
+idset_load(struct search *s, const struct crit *c, struct idset *m)
 {
 	unsigned char kb[FOLD_MAX + 1];
+	size_t tl = strlen(c->term);
+	MDB_val k = { tl + 1, kb }, v;
+	MDB_cursor *cur;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	kb[0] = c->tag;
+	memcpy(kb + 1, c->term, tl);
+	if ((rc = mdb_cursor_open(s->txn, s->ds.idx, &cur)) != 0)
+		return store_err(rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+	if (rc == 0) {
+		/* the last id is the largest: it sizes the bitmap */
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST_DUP);
+		unsigned int last = 0;
+		if (rc == 0 && v.mv_size == sizeof(last))
+			memcpy(&last, v.mv_data, sizeof(last));
+		m->bits = (size_t)last + 1;
+		m->b = calloc((m->bits + 7) / 8, 1);
+		if (m->b == NULL) {
+			mdb_cursor_close(cur);
+			return ERR_NOMEM;
+		}
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST_DUP);
+		if (rc == 0)
+			rc = mdb_cursor_get(cur, &k, &v, MDB_GET_MULTIPLE);
+		while (rc == 0) {
+			const unsigned int *ids = v.mv_data;
+			for (size_t i = 0; i < v.mv_size / sizeof(*ids); i++)
+				if (ids[i] < m->bits)
+					m->b[ids[i] / 8] |= (uint8_t)(1u <<
+					    (ids[i] % 8));
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_MULTIPLE);
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
+}
+
+/* visit - one id met along the name index: kept by the set or probed
+ * against the most selective criterion before its record is decoded.
+ * 1 stops the walk. */
+static int
+visit(struct search *s, const struct crit *best, const struct idset *set,
+      uint32_t id)
+{
+	int rc;
+	if (set != NULL) {
+		if (!idset_has(set, id))
+			return 0;
+	} else if (best != NULL) {
+		if ((rc = probe(s, best, id)) <= 0)
+			return rc;
+	}
+	rc = dir_get_txn(s->txn, s->st, &s->ds, id, &s->rec);
+	if (rc <= 0)
+		return rc;
+	return matches(s, &s->rec) ? emit(s, &s->rec) : 0;
+}
+
+/* walk_names_from - the name index in order from the family prefix
+ * (among people, or among organizations), a page of ids at a time, each
+ * checked against the exact criteria (a set, or one probe) before its
+ * record is decoded, until the page is full. */
+static int
+walk_names_from(struct search *s, const struct crit *best,
+		const struct idset *set, bool orgs)
+{
+	unsigned char kb[FOLD_MAX + 2];
+	size_t kl = 1;
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
 
 	kb[0] = 'N';
-	memcpy(kb + 1, s->family, s->lfam);
+	if (orgs)
+		kb[kl++] = DIR_NAME_ORG;
+	memcpy(kb + kl, s->family, s->lfam);
+	kl += s->lfam;
 	k.mv_data = kb;
-	k.mv_size = s->lfam + 1;
+	k.mv_size = kl;
 	if ((rc = mdb_cursor_open(s->txn, s->ds.idx, &c)) != 0)
 		return store_err(rc);
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	while (rc == 0) {
-		if (k.mv_size < s->lfam + 1 ||
-		    memcmp(k.mv_data, kb, s->lfam + 1) != 0)
+		if (k.mv_size < kl || memcmp(k.mv_data, kb, kl) != 0)
 			break;
-		unsigned int idv;
-		memcpy(&idv, v.mv_data, sizeof(idv));
-		if (best != NULL) {
-			rc = probe(s, best, idv);
-			if (rc < 0)
+		rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE);
+		while (rc == 0) {
+			unsigned int ids[1024];
+			size_t n = v.mv_size / sizeof(ids[0]);
+			/* copied: a decode below may move the map's pages */
+			if (n > 1024)
+				n = 1024;
+			memcpy(ids, v.mv_data, n * sizeof(ids[0]));
+			for (size_t i = 0; i < n && rc == 0; i++)
+				rc = visit(s, best, set, ids[i]);
+			if (rc != 0)
 				break;
-			if (rc == 0) {
-				rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-				continue;
-			}
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_MULTIPLE);
 		}
-		rc = dir_get_txn(s->txn, s->st, &s->ds, idv, &s->rec);
-		if (rc < 0)
+		if (rc != MDB_NOTFOUND)
 			break;
-		if (rc == 1 && matches(s, &s->rec) && (rc = emit(s,
-		    &s->rec)) != 0)
-			break;
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
 	}
 	mdb_cursor_close(c);
 	if (rc == 1 || rc == MDB_NOTFOUND)
 		rc = 0;
 	return rc > 0 || rc < ERR_SHUTDOWN - 100 ? store_err(rc) : rc;
+}
+
+/* walk_names - people, then organizations, in name order. */
+static int
+walk_names(struct search *s, const struct crit *best, const struct idset *set)
+{
+	int rc = walk_names_from(s, best, set, false);
+	/* then the organizations, which sort after every person */
+	if (rc == 0 && s->lfam > 0 && !s->more)
+		rc = walk_names_from(s, best, set, true);
+	return rc;
 }
 
 int
@@ -403,8 +499,9 @@ store_dir_search(struct store_rtxn *r, const struct dir_query *q0,
 		if (best == NULL || s->exact[i].count < best->count)
 			best = &s->exact[i];
 	}
-	if (best != NULL && (best->count <= DIR_SMALL_SET ||
-	    (s->lfam == 0 && best->count <= DIR_GATHER_MAX))) {
+	if (best != NULL && s->lfam == 0 && (best->count <= DIR_SMALL_SET ||
+	    (s->lgiven == 0 && s->lcity == 0 && best->count <=
+	    DIR_GATHER_MAX))) {
 		uint32_t *ids;
 		size_t n;
 		if ((rc = gather(s, best->tag, best->term, false, &ids,
@@ -412,8 +509,16 @@ store_dir_search(struct store_rtxn *r, const struct dir_query *q0,
 			rc = sort_and_emit(s, ids, n);
 			free(ids);
 		}
+	} else if (s->lfam > 0 && best != NULL &&
+	    best->count <= DIR_SMALL_SET * 4) {
+		/* a name prefix and a set of a few thousand: walk the names
+		 * in order, keep the set's members */
+		struct idset set;
+		if ((rc = idset_load(s, best, &set)) == 0)
+			rc = walk_names(s, best, &set);
+		free(set.b);
 	} else if (s->lfam > 0 || best != NULL) {
-		rc = walk_names(s, best);
+		rc = walk_names(s, best, NULL);
 	} else {
 		uint32_t *ids;
 		size_t n;

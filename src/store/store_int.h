@@ -248,8 +248,10 @@ void dir_copy_local(struct dir_record *dst, const struct dir_record *src);
 int dir_merge(struct dir_record *into, const struct dir_record *from);
 int dir_file_register(struct store_wtxn *w, const char *file, uint32_t *id);
 #define DIR_VAL_MAX 16384
-/* dir_name_key - the folded sort key: family (or organization) name,
- * \1, given name. */
+/* dir_name_key - the folded sort key: family name, \1, given name; or,
+ * for a record without a person, DIR_NAME_ORG and the organization's
+ * name. */
+#define DIR_NAME_ORG 0xff
 size_t dir_name_key(const struct dir_record *r, char *out, size_t size);
 
 /* Blob references inside a write transaction. */
