@@ -58,7 +58,7 @@ static const struct {
 	  "  dir set FILE|-     (JSON records: local ones, or local fields)\n"
 	  "  dir del ID|KEY" },
 	{ "api-client", cli_apiclient,
-	  "api-client add NAME [--scope directory]\n"
+	  "api-client add NAME [--scope directory|metrics]\n"
 	  "  api-client list\n"
 	  "  api-client revoke NAME" },
 	{ "cert", cli_cert,
