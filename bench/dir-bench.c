@@ -169,10 +169,8 @@ static void
 import_child(const char *path, struct import_res *res)
 {
 	struct store *st = NULL;
-	struct store_rtxn *r = NULL;
 	struct dir_read_opts o;
 	struct dir_import imp;
-	struct dir_stats s;
 	double t0;
 
 	memset(&o, 0, sizeof(o));
@@ -195,18 +193,31 @@ import_child(const char *path, struct import_res *res)
 	res->merged = imp.merged_r;
 	res->lines = o.lines_r;
 	res->bad = o.bad_r;
-	if (res->rc == 0) {
-		memset(&s, 0, sizeof(s));
-		if (store_read_begin(st, &r) != 0 ||
-		    store_dir_stats(r, &s) != 0) {
-			res->rc = ERR_IO;
-			str_copy(res->err, sizeof(res->err),
-			    "store_dir_stats failed");
-		}
-		store_read_end(&r);
-		res->records = s.by_source[DIR_SRC_MSS];
-	}
 	store_close(&st);
+}
+
+/* import_count - the records the store holds after an import, counted by
+ * the parent: a walk of every record reads the whole store through the
+ * map, which is not the import's memory. */
+static void
+import_count(struct import_res *res)
+{
+	struct store *st = NULL;
+	struct store_rtxn *r = NULL;
+	struct dir_stats s;
+
+	if (res->rc != 0)
+		return;
+	memset(&s, 0, sizeof(s));
+	if (store_start(&st) != 0 || store_read_begin(st, &r) != 0 ||
+	    store_dir_stats(r, &s) != 0) {
+		res->rc = ERR_IO;
+		str_copy(res->err, sizeof(res->err),
+		    "store_dir_stats failed");
+	}
+	store_read_end(&r);
+	store_close(&st);
+	res->records = s.by_source[DIR_SRC_MSS];
 }
 
 static int
@@ -268,6 +279,8 @@ import_run(const char *path, struct import_out *out)
 	out->sys_s = (double)ru.ru_stime.tv_sec +
 	    (double)ru.ru_stime.tv_usec / 1e6;
 	out->maxrss_kb = ru.ru_maxrss;
+	if (got == sizeof(out->res))
+		import_count(&out->res);
 	if (got != sizeof(out->res)) {
 		fprintf(stderr, "dir-bench: the import of %s died (status "
 		    "0x%x)\n", path, (unsigned)status);
@@ -778,8 +791,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 
-	printf("store: %s (map %llu GiB, one write transaction per "
-	    "import)\n", store_dir, BENCH_MAP_SIZE >> 30);
+	printf("store: %s (map %llu GiB; an import applies its changes in "
+	    "place or rebuilds, see doc/DIRECTORY.md)\n", store_dir,
+	    BENCH_MAP_SIZE >> 30);
 	if (import_run(v1, &i1) != 0)
 		goto out;
 	import_print("import1", v1, &i1);

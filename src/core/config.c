@@ -90,6 +90,7 @@ static const struct cfg_key cfg_keys[] = {
 	K(smtp_timeout_data, CT_SECONDS, "10m", 1, 86400),
 	K(smtp_max_sessions, CT_UINT, "2000", 1, 1000000),
 	K(smtp_recipient_directory, CT_BOOL, "no", 0, 0),
+	K(smime_encrypt, CT_STR, "off", 1, 16),
 
 	K(imap_listen, CT_LISTEN, "127.0.0.1:2143", 0, CONFIG_LIST_MAX),
 	K(imap_tls_listen, CT_LISTEN, "127.0.0.1:2993", 0, CONFIG_LIST_MAX),
@@ -404,6 +405,14 @@ config_verify(struct config *cfg, unsigned *lines, char *err)
 			    cfg->queue_retry_schedule.v[i]);
 			return ERR_INVAL;
 		}
+	}
+	if (strcmp(cfg->smime_encrypt, "off") != 0 &&
+	    strcmp(cfg->smime_encrypt, "when-known") != 0 &&
+	    strcmp(cfg->smime_encrypt, "required") != 0) {
+		set_err(err, file, LINE_OF(smime_encrypt), "smime_encrypt",
+		    "'%s' is not off, when-known or required",
+		    cfg->smime_encrypt);
+		return ERR_INVAL;
 	}
 	for (size_t i = 0; i < cfg->local_domains.n; i++) {
 		char *d = cfg->local_domains.v[i];

@@ -75,6 +75,7 @@ struct config {
 	uint64_t smtp_max_sessions;
 	bool smtp_recipient_directory;	/* other operators' recipients
 					 * must be in the directory */
+	char *smime_encrypt;		/* off, when-known, required */
 
 	/* IMAP */
 	struct config_list imap_listen;

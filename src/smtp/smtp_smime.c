@@ -9,7 +9,9 @@
  *   SHA-256, the signer's certificate included;
  * - any other signed message (from another operator, or signed by the
  *   client) is verified against the trust store, with its CRLs, and the
- *   result is recorded in X-MSSGate-Signature.
+ *   result is recorded in X-MSSGate-Signature;
+ * - with smime_encrypt, a user's mail is then encrypted to the
+ *   certificates the directory names for its recipients (cert_ref).
  *
  * Signers are loaded once, after their certificate is checked against
  * the trust store and its CRLs (a revoked one signs nothing), and kept
@@ -37,6 +39,7 @@
 #include "pki/pki_smime.h"
 #include "store/store.h"
 #include "store/store_cert.h"
+#include "store/store_dir.h"
 
 #define SMIME_HEADER "X-MSSGate-Signature"
 #define SIGNERS_MAX 64
@@ -218,9 +221,11 @@ has_word(const char *p, size_t n, const char *word)
 	return false;
 }
 
-int
-smtp_smime_process(struct smtp_session *s, const char *msg, size_t len,
-		   size_t hlen, struct buf *out, char *reply, size_t rsize)
+/* sign_or_verify - the first step: 0 unchanged, 1 out holds the new
+ * message, <0 with reply. */
+static int
+sign_or_verify(struct smtp_session *s, const char *msg, size_t len,
+	       size_t hlen, struct buf *out, char *reply, size_t rsize)
 {
 	struct store_cert *c = NULL;
 	struct buf clean;
@@ -315,4 +320,152 @@ fail:
 	free(c);
 	buf_free(&clean);
 	return ERR_TEMP;
+}
+
+/* ---- encryption to recipients the directory knows a certificate of ---- */
+
+struct ref_find {
+	char ref[DIR_STR];
+};
+
+static int
+ref_each(const struct dir_record *r, void *arg)
+{
+	struct ref_find *f = arg;
+	if (f->ref[0] == '\0' && r->cert_ref[0] != '\0')
+		(void)str_copy(f->ref, sizeof(f->ref), r->cert_ref);
+	return 0;
+}
+
+/* rcpt_cert - the encryption certificate the directory names for addr
+ * (cert_ref: a certificate of the registry, or a PEM file): 1 with *x,
+ * 0 when none is known or it cannot be read, <0 on a store error. */
+static int
+rcpt_cert(struct store_rtxn *rt, const char *addr, X509 **x, char *why,
+	  size_t wsize)
+{
+	struct ref_find f = { "" };
+	struct store_cert *c;
+	const char *path;
+	FILE *fp;
+	int rc = store_dir_resolve(rt, addr, ref_each, &f);
+
+	*x = NULL;
+	if (rc < 0)
+		return rc;
+	if (f.ref[0] == '\0') {
+		(void)str_fmt(why, wsize, "no encryption certificate in the "
+		    "directory for <%s>", addr);
+		return 0;
+	}
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return ERR_NOMEM;
+	rc = store_cert_get(rt, f.ref, c);
+	path = rc == 1 ? c->cert_file : f.ref[0] == '/' ? f.ref : NULL;
+	if (rc >= 0 && path != NULL && (fp = fopen(path, "re")) != NULL) {
+		*x = PEM_read_X509(fp, NULL, NULL, NULL);
+		(void)fclose(fp);
+	}
+	ERR_clear_error();
+	free(c);
+	if (rc < 0)
+		return rc;
+	if (*x == NULL) {
+		(void)str_fmt(why, wsize, "the encryption certificate '%s' of "
+		    "<%s> cannot be read", f.ref, addr);
+		return 0;
+	}
+	return 1;
+}
+
+/* encrypt - to every recipient's certificate: 1 when out holds the
+ * encrypted message, 0 when it stays as it is (when-known, a certificate
+ * missing), <0 with reply (required, or a failure). */
+static int
+encrypt(struct smtp_session *s, const char *msg, size_t len,
+	struct buf *out, char *reply, size_t rsize)
+{
+	bool required = strcmp(s->cfg->smime_encrypt, "required") == 0;
+	X509 **certs = calloc(s->n_rcpt ? s->n_rcpt : 1, sizeof(*certs));
+	struct store_rtxn *rt;
+	char why[STORE_ADDR_MAX + 96] = "";
+	char err[512];
+	size_t n = 0;
+	int rc;
+
+	if (certs == NULL) {
+		(void)str_copy(reply, rsize, "451 4.3.0 Error: insufficient "
+		    "system resources");
+		return ERR_NOMEM;
+	}
+	if ((rc = store_read_begin(smtp_store(), &rt)) == 0) {
+		for (size_t i = 0; i < s->n_rcpt && rc >= 0; i++) {
+			rc = rcpt_cert(rt, s->rcpts[i].addr, &certs[n], why,
+			    sizeof(why));
+			if (rc == 1)
+				n++;
+			else if (rc == 0)
+				break;
+		}
+		store_read_end(&rt);
+	}
+	if (rc < 0) {
+		(void)str_copy(reply, rsize, "451 4.3.0 Error: temporary "
+		    "lookup failure");
+	} else if (n < s->n_rcpt) {
+		log_info("%s smtp smime not encrypted reason=\"%s\"", s->id,
+		    why);
+		if (required) {
+			(void)str_fmt(reply, rsize, "554 5.7.1 Error: %s "
+			    "(smime_encrypt is required)", why);
+			rc = ERR_PERM;
+		} else {
+			rc = 0;
+		}
+	} else if ((rc = pki_smime_encrypt(certs, n, msg, len, out, err,
+	    sizeof(err))) < 0) {
+		log_warnx("%s smtp smime encrypt failed error=\"%s\"", s->id,
+		    err);
+		(void)str_fmt(reply, rsize, rc == ERR_INVAL ? "554 5.7.1 "
+		    "Error: a recipient's encryption certificate cannot be "
+		    "used" : "451 4.7.0 Error: the message cannot be "
+		    "encrypted now");
+	} else {
+		log_info("%s smtp smime encrypted recipients=%zu", s->id, n);
+		rc = 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		X509_free(certs[i]);
+	free(certs);
+	return rc;
+}
+
+int
+smtp_smime_process(struct smtp_session *s, const char *msg, size_t len,
+		   size_t hlen, struct buf *out, char *reply, size_t rsize)
+{
+	struct buf mid;
+	int r1, r2;
+
+	if (!s->has_auth || strcmp(s->cfg->smime_encrypt, "off") == 0)
+		return sign_or_verify(s, msg, len, hlen, out, reply, rsize);
+	/* signed first, then encrypted: the signature stays inside */
+	buf_init(&mid, out->max);
+	r1 = sign_or_verify(s, msg, len, hlen, &mid, reply, rsize);
+	if (r1 < 0) {
+		buf_free(&mid);
+		return r1;
+	}
+	r2 = encrypt(s, r1 ? buf_data(&mid) : msg, r1 ? buf_len(&mid) : len,
+	    out, reply, rsize);
+	if (r2 == 0 && r1 == 1 && buf_add(out, buf_data(&mid),
+	    buf_len(&mid)) < 0) {
+		(void)str_copy(reply, rsize, "451 4.3.0 Error: insufficient "
+		    "system resources");
+		r2 = ERR_NOMEM;
+	}
+	buf_wipe(&mid);
+	if (r2 < 0)
+		return r2;
+	return r2 == 1 || r1 == 1;
 }
