@@ -215,6 +215,8 @@ dir_import(struct cli *c, int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--strict") == 0) {
 			o.strict = true;
+		} else if (strcmp(argv[i], "--rebuild") == 0) {
+			o.rebuild = true;
 		} else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc &&
 		    fmt == DIR_FMT_UNKNOWN) {
 			fmt = dir_format_parse(argv[++i]);
@@ -272,9 +274,9 @@ dir_import(struct cli *c, int argc, char **argv)
 	if (secs < 0)
 		secs = 0;
 	if (c->json) {
-		json_t *j = json_pack("{s:o, s:s, s:I, s:I, s:I, s:I, s:I, "
-		    "s:I, s:f}", "file", json_text(path), "format",
-		    dir_format_name(fmt),
+		json_t *j = json_pack("{s:o, s:s, s:s, s:I, s:I, s:I, s:I, "
+		    "s:I, s:I, s:f}", "file", json_text(path), "format",
+		    dir_format_name(fmt), "mode", imp.mode_r ? imp.mode_r : "",
 		    "added", (json_int_t)imp.added_r, "changed",
 		    (json_int_t)imp.changed_r, "removed",
 		    (json_int_t)imp.removed_r, "unchanged",
@@ -290,9 +292,10 @@ dir_import(struct cli *c, int argc, char **argv)
 	}
 	printf("%s: %" PRIu64 " added, %" PRIu64 " changed, %" PRIu64
 	    " removed, %" PRIu64 " unchanged, %" PRIu64 " merged, %lu bad "
-	    "line%s skipped (%.2f s)\n", path, imp.added_r, imp.changed_r,
-	    imp.removed_r, imp.unchanged_r, imp.merged_r, n_bad,
-	    n_bad == 1 ? "" : "s", secs);
+	    "line%s skipped (%.2f s, %s)\n", path, imp.added_r,
+	    imp.changed_r, imp.removed_r, imp.unchanged_r, imp.merged_r,
+	    n_bad, n_bad == 1 ? "" : "s", secs, imp.mode_r ? imp.mode_r :
+	    "");
 	return 0;
 }
 

@@ -46,7 +46,7 @@ static const struct {
 	  "  queue retry ID|--all\n"
 	  "  queue hold|release|delete ID" },
 	{ "dir", cli_dir,
-	  "dir import FILE [--format mss|ps|fhir|json] [--strict]\n"
+	  "dir import FILE [--format mss|ps|fhir|json] [--strict] [--rebuild]\n"
 	  "  dir search [--name P] [--given P] [--idnat ID] [--rpps N] "
 	  "[--address A]\n"
 	  "             [--profession C] [--specialty C] [--postcode C] "

@@ -135,6 +135,7 @@ dir_import_file(struct store *st, const char *path, int fmt,
 	struct dir_import imp;
 	memset(&imp, 0, sizeof(imp));
 	imp.source = dir_format_source(c.fmt);
+	imp.rebuild = o->rebuild;
 	imp.run = run;
 	imp.ctx = &c;
 	rc = store_dir_import(st, &imp);

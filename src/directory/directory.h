@@ -32,6 +32,8 @@ typedef void dir_bad_fn(const char *file, unsigned long line,
 
 struct dir_read_opts {
 	bool strict;			/* a bad line ends the read */
+	bool rebuild;			/* import: rebuild the databases
+					 * whatever the changes (compacts) */
 	dir_bad_fn *bad;		/* may be NULL */
 	void *bad_arg;
 	const char *display_name;	/* name in messages; default: path */

@@ -219,6 +219,7 @@ struct dir_import {
 	int64_t now;
 	uint64_t inplace_max;		/* most changes applied in place;
 					 * 0: DIR_INPLACE_MAX */
+	bool rebuild;			/* rebuild whatever the changes */
 	unsigned pass;			/* 1, 2: for run */
 	/* counts out */
 	uint64_t added_r, changed_r, removed_r, unchanged_r, merged_r;

@@ -1408,7 +1408,7 @@ store_dir_import(struct store *st, struct dir_import *imp)
 	if ((rc = dir_set_current(s->rtxn, st, &s->cur)) < 0)
 		goto out;
 	dir_set_of(st, !s->cur.which, &s->other);
-	if (source_empty(s, imp->source)) {
+	if (imp->rebuild || source_empty(s, imp->source)) {
 		rc = pass_rebuild(imp);
 	} else {
 		rc = pass_dry(imp);

@@ -567,10 +567,14 @@ def test_concurrent_imports():
     try:
         # B then A, again until enough searches ran beside them (a slow
         # daemon, under valgrind, answers few per import); A comes last
+        # every other round rebuilds the other set of databases and
+        # switches to it in one commit, instead of changing in place
         while len(imports) < 40:
             for path in (STATE["b"], STATE["a"]):
                 time.sleep(0.2)
-                imports.append(cli("--json", "dir", "import", path))
+                extra = ["--rebuild"] if len(imports) % 4 >= 2 else []
+                imports.append(cli("--json", "dir", "import", path,
+                                   *extra))
             with lock:
                 n_seen = len(seen)
             if len(imports) >= 6 and n_seen >= 20:
@@ -580,8 +584,17 @@ def test_concurrent_imports():
         stop.set()
         for th in threads:
             th.join(TIMEOUT)
+    modes = set()
+    for o in imports:
+        try:
+            modes.add(json.loads(o.out.splitlines()[-1])["mode"])
+        except (ValueError, KeyError, IndexError, AttributeError):
+            pass
+    t.eq(modes, {"in place", "rebuilt"}, "imports both in place and "
+         "rebuilt")
     t.ok(len(imports) >= 6 and all(o.rc == 0 for o in imports),
-         "%d imports, alternating B and A, while searching" % len(imports),
+         "%d imports, alternating B and A, in place and rebuilt, while "
+         "searching" % len(imports),
          "\n".join(str(o) for o in imports if o.rc != 0))
     t.ok(not problems, "every search answered 200 (%d counted)" % len(seen),
          "\n".join(problems[:20]))

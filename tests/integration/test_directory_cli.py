@@ -200,7 +200,7 @@ def write(path, lines, raw=None):
 SUMMARY = re.compile(r"^(?P<file>.+): (?P<added>\d+) added, (?P<changed>\d+) "
                      r"changed, (?P<removed>\d+) removed, (?P<unchanged>\d+)"
                      r" unchanged, (?P<merged>\d+) merged, (?P<bad>\d+) bad "
-                     r"lines? skipped \(\d+\.\d+ s\)\n$")
+                     r"lines? skipped \(\d+\.\d+ s, (in place|rebuilt)\)\n$")
 
 
 def counts(o):
@@ -307,7 +307,7 @@ def import_base(gw):
 def test_usage():
     gw = gateway()
     o = cli(gw, "help")
-    for cmd in ("dir import FILE [--format mss|ps|fhir|json] [--strict]",
+    for cmd in ("dir import FILE [--format mss|ps|fhir|json] [--strict] [--rebuild]",
                 "dir show ID|KEY|ADDRESS|IDNAT", "dir resolve WHAT",
                 "dir stats", "dir del ID|KEY"):
         t.ok(o.rc == 0 and re.search(r"^\s+%s$" % re.escape(cmd), o.out,
@@ -370,9 +370,10 @@ def test_import():
          "re-import of the same file: all unchanged")
     o = cli(gw, "--json", "dir", "import", "--format", "mss", base)
     j = json.loads(o.out) if o.rc == 0 else {}
-    t.ok(set(j) == {"file", "format", "added", "changed", "removed",
-                    "unchanged", "merged", "bad", "seconds"} and
+    t.ok(set(j) == {"file", "format", "mode", "added", "changed",
+                    "removed", "unchanged", "merged", "bad", "seconds"} and
          j["file"] == base and j["format"] == "mss" and
+         j["mode"] == "in place" and
          j["unchanged"] == e["added"] and j["added"] == 0 and
          isinstance(j["seconds"], float),
          "import --json --format mss: one object, all unchanged", o)
