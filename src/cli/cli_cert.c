@@ -365,7 +365,9 @@ state_eval(const struct cert_env *e, const struct store_cert *rec,
 	    PKI_PURPOSE_NONE, 0, &why, s->reason, sizeof(s->reason)) < 0) {
 		s->status = why == PKI_VERIFY_REVOKED ? "revoked" :
 		    "untrusted";
-	} else if (s->days < EXPIRING_DAYS) {
+	} else if (rec->not_after - e->now <= EXPIRING_DAYS * 86400) {
+		/* within 30 days, the 30th included: a certificate made for
+		 * 30 days is expiring from its first second */
 		s->status = "expiring";
 		snprintf(s->reason, sizeof(s->reason), "expires in %lld days",
 		    (long long)s->days);
@@ -779,7 +781,7 @@ print_written(struct cert_env *e, const char *verb,
 		s.days = days_left(rec->not_after, e->now);
 		if (rec->not_after <= e->now)
 			s.status = "expired";
-		else if (s.days < EXPIRING_DAYS)
+		else if (rec->not_after - e->now <= EXPIRING_DAYS * 86400)
 			s.status = "expiring";
 		json_t *j = rec_json(e, rec, &s);
 		if (j != NULL && o->supersede[0] != '\0')

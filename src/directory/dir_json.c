@@ -419,7 +419,9 @@ check_key(const struct dir_record *rec, char *err, size_t errlen)
 	return 0;
 }
 
-/* default_key - "local:" + first mailbox, idnat or 16 random hex. */
+/* default_key - "local:" + first mailbox, idnat, or 16 hex digits of a
+ * hash of the names and postcode: the same record imported again gets
+ * the same key, so a re-import finds it unchanged. */
 static int
 default_key(struct dir_record *rec, char *err, size_t errlen)
 {
@@ -433,7 +435,19 @@ default_key(struct dir_record *rec, char *err, size_t errlen)
 		r = str_fmt(rec->key, sizeof(rec->key), "local:%s",
 		    rec->idnat);
 	else {
-		str_rand_hex(hex, 8);
+		unsigned char h[8];
+		crypto_generichash_state st;
+		const char *parts[] = { rec->family, rec->given,
+		    rec->org_name, rec->postcode, rec->city };
+		if (crypto_generichash_init(&st, NULL, 0, sizeof(h)) != 0)
+			return fail(err, errlen, "no hash for a default key");
+		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+			(void)crypto_generichash_update(&st,
+			    (const unsigned char *)parts[i],
+			    strlen(parts[i]) + 1);
+		(void)crypto_generichash_final(&st, h, sizeof(h));
+		for (size_t i = 0; i < sizeof(h); i++)
+			(void)str_fmt(hex + 2 * i, 3, "%02x", h[i]);
 		r = str_fmt(rec->key, sizeof(rec->key), "local:%s", hex);
 	}
 	if (r < 0)

@@ -1183,6 +1183,11 @@ test_json_keys(void **state)
 	assert_int_equal(strspn(rec.key + 6, "0123456789abcdef"), 16);
 	char first[DIR_KEY_MAX];
 	memcpy(first, rec.key, sizeof(first));
+	/* the same record again: the same key (a re-import finds it) */
+	assert_int_equal(dir_record_from_json(j, &rec, err, sizeof(err)), 0);
+	assert_string_equal(rec.key, first);
+	json_decref(j);
+	j = json_loads("{\"family\":\"Sans\",\"given\":\"Autre\"}", 0, &je);
 	assert_int_equal(dir_record_from_json(j, &rec, err, sizeof(err)), 0);
 	assert_string_not_equal(rec.key, first);
 	json_decref(j);
