@@ -1938,8 +1938,8 @@ pki_cert_issue(const struct pki_ca *ca, const struct pki_issue_req *req,
  * CRL was imported is accepted (we fetch no distribution point), and
  * the error is cleared so SSL_get_verify_result() reports X509_V_OK.
  */
-static int
-crl_soft_cb(int ok, X509_STORE_CTX *ctx)
+int
+pki_crl_soft_cb(int ok, X509_STORE_CTX *ctx)
 {
 	if (!ok && X509_STORE_CTX_get_error(ctx) ==
 	    X509_V_ERR_UNABLE_TO_GET_CRL) {
@@ -2172,7 +2172,7 @@ store_policy(X509_STORE *store, size_t n_crls)
 {
 	if (n_crls > 0) {
 		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
-		X509_STORE_set_verify_cb(store, crl_soft_cb);
+		X509_STORE_set_verify_cb(store, pki_crl_soft_cb);
 	}
 }
 
@@ -2272,7 +2272,7 @@ purpose_detail(X509 *x, enum pki_purpose p, char *out, size_t size)
 	case PKI_PURPOSE_TLS_CLIENT:
 		need_x = XKU_SSL_CLIENT;
 		xname = "clientAuth";
-		need_k = KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT;
+		need_k = KU_DIGITAL_SIGNATURE;
 		kname = "digitalSignature";
 		break;
 	case PKI_PURPOSE_SMIME:
@@ -2501,6 +2501,15 @@ pki_cert_verify(const struct pki_trust *t, X509 *cert, STACK_OF(X509) *chain,
 	int r = 0;
 	if (ok != 1) {
 		explain(t, ctx, cert, purpose, fail_r, reason, size);
+		r = ERR_INVAL;
+	} else if (purpose == PKI_PURPOSE_TLS_CLIENT &&
+	    (X509_get_extension_flags(cert) & EXFLAG_KUSAGE) &&
+	    !(X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE)) {
+		/* OpenSSL lets keyAgreement stand for digitalSignature; a
+		 * TLS client proves its key by signing (the relay port
+		 * checks the same, pki_tls.c) */
+		*fail_r = PKI_VERIFY_PURPOSE;
+		purpose_detail(cert, purpose, reason, size);
 		r = ERR_INVAL;
 	}
 	X509_STORE_CTX_free(ctx);

@@ -250,6 +250,10 @@ void pki_trust_free(struct pki_trust **t);
  */
 int pki_ctx_add_trust(SSL_CTX *ctx, const char *certs_dir, char *err,
 		      size_t errlen);
+/* pki_crl_soft_cb - the verify callback of that policy: an issuer with
+ * no CRL imported is accepted. A context's own callback (which replaces
+ * the store's) must call it first. */
+int pki_crl_soft_cb(int ok, X509_STORE_CTX *ctx);
 
 enum pki_verify_fail {
 	PKI_VERIFY_OK,

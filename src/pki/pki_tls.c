@@ -169,6 +169,29 @@ fail:
 	return r < 0 ? r : ERR_INVAL;
 }
 
+/*
+ * verify_usage - beyond OpenSSL's checks on another operator's client
+ * certificate: it must allow digitalSignature when it has a key usage
+ * extension. OpenSSL lets keyAgreement stand for it for SSL clients, but
+ * a TLS client proves its key by signing, so a certificate that may not
+ * sign does not fit the purpose.
+ */
+static int
+verify_usage(int ok, X509_STORE_CTX *xs)
+{
+	X509 *x = X509_STORE_CTX_get_current_cert(xs);
+	/* this callback replaces the trust store's: keep its CRL policy */
+	ok = pki_crl_soft_cb(ok, xs);
+	if (ok != 1 || x == NULL || X509_STORE_CTX_get_error_depth(xs) != 0)
+		return ok;
+	if ((X509_get_extension_flags(x) & EXFLAG_KUSAGE) &&
+	    !(X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE)) {
+		X509_STORE_CTX_set_error(xs, X509_V_ERR_INVALID_PURPOSE);
+		return 0;
+	}
+	return ok;
+}
+
 int
 pki_tls_relay_new(const struct config *cfg, SSL_CTX **ctx_r, char *err,
 		  size_t errlen)
@@ -196,7 +219,7 @@ pki_tls_relay_new(const struct config *cfg, SSL_CTX **ctx_r, char *err,
 		SSL_CTX_set_client_CA_list(ctx, cas);
 	/* Another operator proves who it is, or gets no TLS session. */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
-	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_usage);
 	static const unsigned char sid_ctx[] = "mssgate-relay";
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	ERR_clear_error();

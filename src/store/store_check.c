@@ -22,6 +22,9 @@
 
 static sigjmp_buf guard_jmp;
 static volatile sig_atomic_t guard_on;
+/* what a fault interrupts, released after it */
+static MDB_txn *volatile guard_txn;
+static MDB_cursor *volatile guard_cur;
 
 static void
 guard_handler(int sig)
@@ -59,6 +62,7 @@ walk_db(MDB_txn *txn, MDB_dbi dbi, volatile unsigned long *sink)
 	int rc = mdb_cursor_open(txn, dbi, &c);
 	if (rc != 0)
 		return rc;
+	guard_cur = c;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		for (size_t i = 0; i < k.mv_size; i++)
@@ -67,6 +71,7 @@ walk_db(MDB_txn *txn, MDB_dbi dbi, volatile unsigned long *sink)
 			*sink += ((const unsigned char *)v.mv_data)[0] +
 			    ((const unsigned char *)v.mv_data)[v.mv_size - 1];
 	}
+	guard_cur = NULL;
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -107,6 +112,14 @@ store_file_check(struct store *st, int (*setup)(struct store *, void *),
 	int sig = sigsetjmp(guard_jmp, 1);
 	if (sig != 0) {
 		guard_on = 0;
+		/* the walk stopped in the middle: free what it held (their
+		 * memory only: no page of the map is read again) */
+		if (guard_cur != NULL)
+			mdb_cursor_close(guard_cur);
+		if (guard_txn != NULL)
+			mdb_txn_abort(guard_txn);
+		guard_cur = NULL;
+		guard_txn = NULL;
 		sigaction(SIGBUS, &old_bus, NULL);
 		sigaction(SIGSEGV, &old_segv, NULL);
 		if (short_file)
@@ -124,6 +137,7 @@ store_file_check(struct store *st, int (*setup)(struct store *, void *),
 	if (r == 0) {
 		MDB_txn *txn = NULL;
 		int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+		guard_txn = txn;
 		/* The directory's sets are not walked: a national
 		 * directory is millions of entries, read at every open of
 		 * the CLI; an import rebuilds them from their sources. */
@@ -135,6 +149,7 @@ store_file_check(struct store *st, int (*setup)(struct store *, void *),
 		/* LMDB's own: the freelist (0) and the names (1) */
 		for (MDB_dbi i = 0; rc == 0 && short_file && i < 2; i++)
 			rc = walk_db(txn, i, &sink);
+		guard_txn = NULL;
 		if (txn != NULL)
 			mdb_txn_abort(txn);
 		if (rc != 0) {

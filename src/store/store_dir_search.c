@@ -346,11 +346,16 @@ idset_load(struct search *s, const struct crit *c, struct idset *m)
 		if (rc == 0)
 			rc = mdb_cursor_get(cur, &k, &v, MDB_GET_MULTIPLE);
 		while (rc == 0) {
-			const unsigned int *ids = v.mv_data;
-			for (size_t i = 0; i < v.mv_size / sizeof(*ids); i++)
-				if (ids[i] < m->bits)
-					m->b[ids[i] / 8] |= (uint8_t)(1u <<
-					    (ids[i] % 8));
+			/* LMDB's pages give no alignment: copy each id */
+			const unsigned char *p = v.mv_data;
+			for (size_t i = 0; i + sizeof(unsigned int) <=
+			    v.mv_size; i += sizeof(unsigned int)) {
+				unsigned int id;
+				memcpy(&id, p + i, sizeof(id));
+				if (id < m->bits)
+					m->b[id / 8] |= (uint8_t)(1u <<
+					    (id % 8));
+			}
 			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_MULTIPLE);
 		}
 	}
