@@ -367,8 +367,8 @@ banner(const struct config *cfg)
 		printf("  IMAPS             %-22s implicit TLS\n",
 		    cfg->imap_tls_listen.v[i]);
 	for (size_t i = 0; i < cfg->http_listen.n; i++)
-		printf("  HTTPS             %-22s client autoconfiguration\n",
-		    cfg->http_listen.v[i]);
+		printf("  HTTPS             %-22s autoconfig, /v1/directory, "
+		    "/metrics (bearer tokens)\n", cfg->http_listen.v[i]);
 	printf("  Local domains:    ");
 	for (size_t i = 0; i < cfg->local_domains.n; i++)
 		printf("%s%s", i ? ", " : "", cfg->local_domains.v[i]);
