@@ -577,7 +577,7 @@ def test_concurrent_imports():
                                    *extra))
             with lock:
                 n_seen = len(seen)
-            if len(imports) >= 6 and n_seen >= 20:
+            if len(imports) >= 8 and n_seen >= 12:
                 break
     finally:
         time.sleep(0.2)
