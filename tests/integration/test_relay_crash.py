@@ -13,8 +13,11 @@ of data. While A is relaying them to B:
 Then, once A's queue is empty: every accepted message is in bob's INBOX
 on B exactly once, or twice for the documented window (A dies after B's
 250 and before writing the outcome; B dies after its commit and before
-its 250 reaches A); never three times, never lost, nothing that was not
-sent. The test prints how many came twice. A message A refused was never
+its 250 reaches A); a message in flight at both crashes (resent by A
+after its restart just as B is killed: seen with the sanitizers' slower
+restarts) falls in both windows and may come three times, one copy per
+crash, never more; never lost, nothing that was not sent. The test
+prints how many came twice and three times. A message A refused was never
 acknowledged: it is sent again and counts like the others.
 """
 
@@ -210,14 +213,21 @@ def test_kill9_during_relay():
     ids = inbox_ids(b, pb)
     missing = [i for i in range(N) if ids[i] == 0]
     twice = [i for i in range(N) if ids[i] == 2]
-    more = [i for i in range(N) if ids[i] > 2]
+    thrice = [i for i in range(N) if ids[i] == 3]
+    more = [i for i in range(N) if ids[i] > 3]
     strangers = [i for i in ids if i < 0 or i >= N]
-    t.diag("delivered once: %d, twice (the documented window): %d" %
-           (N - len(missing) - len(twice) - len(more), len(twice)))
+    t.diag("delivered once: %d, twice (the documented window): %d, "
+           "three times (in both windows): %d" %
+           (N - len(missing) - len(twice) - len(thrice) - len(more),
+            len(twice), len(thrice)))
     t.eq(missing, [], "no accepted message lost")
-    t.eq(more, [], "no message delivered more than twice")
+    t.eq(more, [], "no message delivered more than once per crash (three "
+         "times)")
+    t.ok(len(thrice) <= 2 * 10, "three copies only for what was in flight "
+         "at both crashes (at most a connection's worth each)",
+         "%d three times" % len(thrice))
     t.eq(strangers, [], "nothing delivered that was not sent")
-    t.ok(len(twice) <= DUP_MAX,
+    t.ok(len(twice) + len(thrice) <= DUP_MAX,
          "duplicates stay within the window of the two crashes",
          "%d duplicates" % len(twice))
     # Both daemons stop cleanly after what they went through.
