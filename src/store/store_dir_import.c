@@ -492,10 +492,8 @@ hset_has(const struct hset *t, uint64_t h)
 static uint64_t
 key_hash(const char *key)
 {
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-	for (; *key != '\0'; key++)
-		h = (h ^ (unsigned char)*key) * 1099511628211ULL;
-	return h | 1;			/* 0 marks an empty slot */
+	/* 0 marks an empty slot */
+	return bytes_hash((const unsigned char *)key, strlen(key)) | 1;
 }
 
 static int
